@@ -12,7 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 
-def best_of(fn: Callable[[], Any], *, repeat: int = 5, number: int = 1, sync: Callable[[], None] | None = None) -> float:
+def best_of(
+    fn: Callable[[], Any],
+    *,
+    repeat: int = 5,
+    number: int = 1,
+    sync: Callable[[], None] | None = None,
+) -> float:
     """Best wall-clock seconds per call over ``repeat`` rounds of ``number`` calls.
 
     ``sync`` (e.g. ``torch.cuda.synchronize``) is called before reading the clock so that
@@ -32,7 +38,9 @@ def best_of(fn: Callable[[], Any], *, repeat: int = 5, number: int = 1, sync: Ca
     return min(times)
 
 
-def median_of(fn: Callable[[], Any], *, repeat: int = 5, sync: Callable[[], None] | None = None) -> float:
+def median_of(
+    fn: Callable[[], Any], *, repeat: int = 5, sync: Callable[[], None] | None = None
+) -> float:
     fn()
     if sync is not None:
         sync()
@@ -51,7 +59,7 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
 

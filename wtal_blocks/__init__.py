@@ -68,7 +68,12 @@ if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
         video_classification_loss,
     )
     from .models import UMOutput, UncertaintyModelingNet, load_official_checkpoint
-    from .pooling import TopKMILPooling, k_from_ratio, topk_mil_pooling, topk_mil_pooling_with_indices
+    from .pooling import (
+        TopKMILPooling,
+        k_from_ratio,
+        topk_mil_pooling,
+        topk_mil_pooling_with_indices,
+    )
     from .uncertainty import (
         FeatureMagnitudeUncertainty,
         PseudoSegments,

@@ -18,9 +18,40 @@ __all__ = [
     "check_probabilities",
     "check_rank",
     "check_tensor",
+    "set_validation",
     "shape_str",
     "valid_lengths",
+    "validation_enabled",
 ]
+
+
+_ENABLED = True
+
+
+def validation_enabled() -> bool:
+    """Whether value checks (NaN/inf, probability ranges) run; shape checks always run."""
+    return _ENABLED
+
+
+class set_validation:
+    """Turn the value checks on or off, globally or within a ``with`` block.
+
+    The value checks (NaN/inf, ranges) read tensor contents, which costs a host-device
+    synchronisation on CUDA. They are on by default; a tuned training loop on a GPU may switch
+    them off once the pipeline is known to be sound. Shape checks are free and always run.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        global _ENABLED
+        self._previous = _ENABLED
+        _ENABLED = bool(enabled)
+
+    def __enter__(self) -> set_validation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _ENABLED
+        _ENABLED = self._previous
 
 
 def shape_str(x: Tensor) -> str:
@@ -47,6 +78,8 @@ def check_rank(name: str, x: Tensor, ranks: int | Sequence[int], layout: str) ->
 
 def check_finite(name: str, x: Tensor) -> None:
     """Reject NaN and +/-inf (integer and boolean tensors are always finite)."""
+    if not _ENABLED:
+        return
     if x.is_floating_point() and x.numel() > 0 and not bool(torch.isfinite(x).all()):
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(torch.isinf(x).sum())
@@ -58,7 +91,7 @@ def check_finite(name: str, x: Tensor) -> None:
 
 def check_probabilities(name: str, x: Tensor) -> None:
     check_finite(name, x)
-    if x.numel() > 0 and (bool((x < 0).any()) or bool((x > 1).any())):
+    if _ENABLED and x.numel() > 0 and (bool((x < 0).any()) or bool((x > 1).any())):
         raise ValueError(
             f"{name} must hold probabilities in [0, 1], got values in "
             f"[{float(x.min())}, {float(x.max())}]"
@@ -73,8 +106,10 @@ def check_mask(mask: Tensor | None, batch: int, time: int, *, name: str = "mask"
     if mask.dtype != torch.bool:
         raise ValueError(f"{name} must be a boolean tensor, got dtype {mask.dtype}")
     if tuple(mask.shape) != (batch, time):
-        raise ValueError(f"{name} must have shape (B, T) = ({batch}, {time}), got {shape_str(mask)}")
-    if mask.numel() > 0 and not bool(mask.any(dim=1).all()):
+        raise ValueError(
+            f"{name} must have shape (B, T) = ({batch}, {time}), got {shape_str(mask)}"
+        )
+    if _ENABLED and mask.numel() > 0 and not bool(mask.any(dim=1).all()):
         empty = torch.nonzero(~mask.any(dim=1)).flatten().tolist()
         raise ValueError(f"{name} has videos with zero valid segments (batch indices {empty})")
     return mask

@@ -1,0 +1,159 @@
+"""The UM reference network against an independent re-implementation of the official one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.reference import um_reference as ref
+from wtal_blocks import UncertaintyModelingNet, load_official_checkpoint
+
+f64 = torch.float64
+
+
+def _small_net(seed: int = 0, **kwargs: object) -> UncertaintyModelingNet:
+    torch.manual_seed(seed)
+    net = UncertaintyModelingNet(6, 4, embed_dim=8, **kwargs).double().eval()  # type: ignore[arg-type]
+    with torch.no_grad():  # spread the weights so that magnitudes are well separated
+        for p in net.parameters():
+            p.mul_(3.0)
+    return net
+
+
+def test_eval_forward_equals_official_architecture() -> None:
+    net = _small_net()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 19, 6, generator=g, dtype=f64)
+    with torch.no_grad():
+        out = net(x)
+    sd = net.state_dict()
+    conv_w = sd["cas_module.conv.0.weight"].tolist()
+    conv_b = sd["cas_module.conv.0.bias"].tolist()
+    cls_w = sd["cas_module.classifier.0.weight"][:, :, 0].tolist()
+    for b in range(2):
+        want = ref.official_forward_eval(x[b].tolist(), conv_w, conv_b, cls_w, 9, 4)
+        torch.testing.assert_close(out.features[b], torch.tensor(want["features"], dtype=f64))
+        torch.testing.assert_close(out.cas[b], torch.tensor(want["cas"], dtype=f64))
+        torch.testing.assert_close(out.cas_softmax[b], torch.tensor(want["cas_softmax"], dtype=f64))
+        torch.testing.assert_close(out.magnitudes[b], torch.tensor(want["magnitudes"], dtype=f64))
+        torch.testing.assert_close(
+            out.video_scores[b], torch.tensor(want["video_scores"], dtype=f64)
+        )
+        torch.testing.assert_close(
+            out.background_scores[b], torch.tensor(want["background_scores"], dtype=f64)
+        )
+        assert sorted(out.pseudo.action_index[b].tolist()) == sorted(want["action_index"])  # type: ignore[arg-type]
+        assert sorted(out.pseudo.background_index[b].tolist()) == sorted(want["background_index"])  # type: ignore[arg-type]
+        assert out.action_magnitude[b].item() == pytest.approx(want["action_magnitude"])
+        assert out.background_magnitude[b].item() == pytest.approx(want["background_magnitude"])
+    assert out.action_features.shape == (2, 2, 8) and out.background_features.shape == (2, 4, 8)
+
+
+def test_paper_background_score_is_mean_of_segment_softmax() -> None:
+    net = _small_net(background_score="paper")
+    x = torch.rand(1, 20, 6, dtype=f64)
+    with torch.no_grad():
+        out = net(x)
+    idx = out.pseudo.background_index[0]
+    torch.testing.assert_close(out.background_scores[0], out.cas_softmax[0, idx].mean(dim=0))
+
+
+def test_padded_batch_equals_videos_alone() -> None:
+    net = _small_net()
+    lengths = [30, 11, 1]
+    x = torch.rand(3, 30, 6, dtype=f64)
+    mask = torch.arange(30)[None, :] < torch.tensor(lengths)[:, None]
+    x = x.masked_fill(~mask[:, :, None], 7.0)  # garbage in the padding
+    with torch.no_grad():
+        out = net(x, mask)
+        for n, length in enumerate(lengths):
+            alone = net(x[n : n + 1, :length])
+            torch.testing.assert_close(out.features[n, :length], alone.features[0])
+            torch.testing.assert_close(out.cas[n, :length], alone.cas[0])
+            torch.testing.assert_close(out.video_scores[n], alone.video_scores[0])
+            torch.testing.assert_close(out.background_scores[n], alone.background_scores[0])
+            torch.testing.assert_close(out.action_magnitude[n], alone.action_magnitude[0])
+            torch.testing.assert_close(out.background_magnitude[n], alone.background_magnitude[0])
+
+
+def test_training_mode_draws_dropout_in_official_order() -> None:
+    net = _small_net().train()
+    x = torch.rand(2, 27, 6, dtype=f64)
+    torch.manual_seed(5)
+    out = net(x)
+    torch.manual_seed(5)
+    h = torch.relu(
+        torch.nn.functional.conv1d(
+            x.transpose(1, 2), net.cas_module.conv[0].weight, net.cas_module.conv[0].bias, padding=1
+        )
+    )
+    dropped = torch.nn.functional.dropout(h, 0.7, training=True)  # classifier dropout first
+    cas = torch.nn.functional.conv1d(dropped, net.cas_module.classifier[0].weight).transpose(1, 2)
+    keep = torch.nn.functional.dropout(
+        torch.ones(2, 27, dtype=f64), 0.7, training=True
+    )  # then the selection mask
+    torch.testing.assert_close(out.cas, cas)
+    mags = h.transpose(1, 2).norm(dim=2)
+    act_scores = (mags * keep).gather(1, out.pseudo.action_index)
+    torch.testing.assert_close(act_scores, (mags * keep).topk(3, dim=1).values)
+
+
+def test_gradients_reach_all_parameters() -> None:
+    net = UncertaintyModelingNet(16, 5, embed_dim=12).train()
+    out = net(torch.rand(3, 40, 16))
+    loss = out.video_scores.sum() + out.action_features.sum() + out.background_scores.sum()
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def test_official_checkpoint_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    net = UncertaintyModelingNet(1024, 20)
+    path = tmp_path / "model_seed_0.pkl"
+    torch.save(net.state_dict(), path)
+    loaded = load_official_checkpoint(path, feature_dim=1024, num_classes=20)
+    assert loaded.feature_dim == 1024 and loaded.num_classes == 20
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    assert set(net.state_dict()) == {
+        "cas_module.conv.0.weight",
+        "cas_module.conv.0.bias",
+        "cas_module.classifier.0.weight",
+    }
+    with pytest.raises(ValueError, match=r"checkpoint has feature size F = 1024, expected 2048"):
+        load_official_checkpoint(path, feature_dim=2048)
+    with pytest.raises(ValueError, match=r"checkpoint has 20 classes, expected 100"):
+        load_official_checkpoint(path, num_classes=100)
+    bad = tmp_path / "bad.pkl"
+    torch.save({"weight": torch.zeros(2)}, bad)
+    with pytest.raises(ValueError, match=r"not an official UM state_dict"):
+        load_official_checkpoint(bad)
+
+
+def test_checkpoint_loading_refuses_pickled_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    class Evil:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (print, ("executed",))
+
+    path = tmp_path / "evil.pkl"
+    torch.save({"x": Evil()}, path)
+    with pytest.raises(Exception, match=r"(?i)weights.only|unsupported|global"):
+        load_official_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    ("x", "mask", "match"),
+    [
+        (torch.rand(2, 10), None, r"x must have shape \(B, T, F\)"),
+        (
+            torch.rand(2, 10, 5),
+            None,
+            r"x must have F = feature_dim = 6 channels, got shape \(2, 10, 5\)",
+        ),
+        (torch.full((1, 10, 6), float("nan")), None, r"x must be finite"),
+        (torch.rand(2, 10, 6), torch.ones(2, 9, dtype=torch.bool), r"mask must have shape"),
+    ],
+)
+def test_bad_input(x: torch.Tensor, mask: torch.Tensor | None, match: str) -> None:
+    net = UncertaintyModelingNet(6, 4, embed_dim=8)
+    with pytest.raises(ValueError, match=match):
+        net(x, mask)

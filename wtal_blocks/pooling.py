@@ -1,0 +1,264 @@
+"""Top-k multiple-instance-learning (MIL) pooling — paper Eq. 1.
+
+For every video ``n`` and class ``c`` the video-level raw score is the mean of the ``k``
+largest segment scores along time::
+
+    a_c(v_n) = 1/k * max_{A ⊂ A_n[c, :], |A| = k} Σ_{a ∈ A} a
+
+``k`` is given directly or as a ratio ``r`` of the video length, ``k = max(1, ⌊T_n / r⌋)``
+(the official code uses ``T // r``; the clamp to 1 only matters for videos shorter than ``r``,
+where the official code would average an empty set and return NaN).
+
+Padded batches are supported through a boolean ``mask (B, T)`` (True = real segment): each
+video then uses its own valid length, and padding never enters a result.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ._validation import check_finite, check_mask, check_rank, shape_str, valid_lengths
+from .kernels.dispatch import Backend, resolve_backend
+
+__all__ = [
+    "TopKMILPooling",
+    "TopKResult",
+    "k_from_ratio",
+    "masked_topk",
+    "topk_mil_pooling",
+    "topk_mil_pooling_with_indices",
+]
+
+
+class TopKResult(NamedTuple):
+    """Result of :func:`topk_mil_pooling_with_indices`.
+
+    Attributes:
+        values: ``(B, C)`` mean of the top-k scores per video and class.
+        indices: ``(B, K, C)`` int64 time indices of the selected segments, in descending
+            score order, ``K = max_n k_n``. Entries at ``j >= k_n`` are padding (index 0).
+        valid: ``(B, K)`` bool, ``valid[n, j] = j < k_n``.
+        k: ``(B,)`` int64, the k used for each video.
+    """
+
+    values: Tensor
+    indices: Tensor
+    valid: Tensor
+    k: Tensor
+
+
+def k_from_ratio(lengths: Tensor | int, ratio: float) -> Tensor:
+    """``k = max(1, ⌊length / ratio⌋)`` per video (Eq. 1's ``k_act = T / r_act``).
+
+    Args:
+        lengths: ``(B,)`` int64 valid lengths, or one length.
+        ratio: ``r > 0`` (``r_act = 9``, ``r_bkg = 4`` in UM).
+
+    Returns:
+        ``(B,)`` int64 (a 0-d tensor for an int ``lengths``).
+    """
+    if not ratio > 0:
+        raise ValueError(f"ratio must be > 0, got {ratio}")
+    lengths_t = torch.as_tensor(lengths, dtype=torch.long)
+    if float(ratio).is_integer():  # exact integer division, as the official ``T // r``
+        k = torch.div(lengths_t, int(ratio), rounding_mode="floor")
+    else:
+        k = torch.floor(lengths_t.double() / float(ratio)).long()
+    return k.clamp(min=1)
+
+
+def _resolve_k(
+    name: str,
+    k: int | Tensor | None,
+    ratio: float | None,
+    lengths: Tensor,
+    time: int,
+    masked: bool,
+) -> tuple[Tensor, int]:
+    """Per-video ``k (B,)`` and ``K = max k`` (a host int: ``topk`` needs it).
+
+    Without a mask every video has length ``T`` and the checks stay on the host, so the
+    common training call costs no device synchronisation.
+    """
+    if (k is None) == (ratio is None):
+        raise ValueError(f"{name}: give exactly one of k and ratio, got k={k!r}, ratio={ratio!r}")
+    batch = lengths.shape[0]
+    if ratio is not None:
+        if not masked:
+            k_int = int(k_from_ratio(time, ratio))
+            return lengths.new_full((batch,), k_int), k_int
+        k_t = k_from_ratio(lengths, ratio).to(lengths.device)
+        return k_t, int(k_t.max()) if batch else 0
+    if isinstance(k, int) or (isinstance(k, Tensor) and k.dim() == 0):
+        k_int = int(k)
+        if k_int < 1:
+            raise ValueError(f"{name}: k must be >= 1, got {k_int}")
+        if not masked:
+            if k_int > time:
+                raise ValueError(
+                    f"{name}: k={k_int} is larger than the number of segments T={time}"
+                )
+            return lengths.new_full((batch,), k_int), k_int
+        k_t = lengths.new_full((batch,), k_int)
+    else:
+        k_t = torch.as_tensor(k, dtype=torch.long, device=lengths.device)
+        if k_t.shape != lengths.shape:
+            raise ValueError(
+                f"{name}: k must be an int or have shape (B,) = {tuple(lengths.shape)}, "
+                f"got {tuple(k_t.shape)}"
+            )
+        if k_t.numel() and int(k_t.min()) < 1:
+            raise ValueError(f"{name}: k must be >= 1, got minimum {int(k_t.min())}")
+    too_long = k_t > lengths
+    if bool(too_long.any()):
+        n = int(torch.nonzero(too_long)[0, 0])
+        raise ValueError(
+            f"{name}: k={int(k_t[n])} is larger than the number of valid segments "
+            f"({int(lengths[n])} of T={time}) of video {n}"
+        )
+    return k_t, int(k_t.max()) if batch else 0
+
+
+def masked_topk(
+    x: Tensor,
+    k: Tensor,
+    mask: Tensor | None = None,
+    *,
+    largest: bool = True,
+    k_max: int | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-video top-k along time of ``x (B, T, C)`` with a per-video ``k (B,)``.
+
+    Padded positions (``mask == False``) are never selected. Returns ``values (B, K, C)``
+    (0 where ``j >= k_n``), ``indices (B, K, C)`` int64 and ``valid (B, K)``, with
+    ``K = max(k)`` (pass ``k_max`` to avoid reading it from the device). This is the shared
+    selection core of MIL pooling and of the pseudo action/background selection.
+    """
+    if k_max is None:
+        k_max = int(k.max()) if k.numel() else 0
+    if mask is not None:
+        fill = float("-inf") if largest else float("inf")
+        x_sel = x.masked_fill(~mask[:, :, None], fill)
+    else:
+        x_sel = x
+    values, indices = torch.topk(x_sel, k_max, dim=1, largest=largest, sorted=True)
+    valid = torch.arange(k_max, device=x.device)[None, :] < k[:, None]
+    # torch.where (not a product) keeps -inf padding from turning into NaN values/gradients
+    values = torch.where(valid[:, :, None], values, values.new_zeros(()))
+    indices = torch.where(valid[:, :, None], indices, indices.new_zeros(()))
+    return values, indices, valid
+
+
+def _validate_scores(scores: Tensor, mask: Tensor | None) -> tuple[Tensor, int, int]:
+    check_rank("scores", scores, 3, "(B, T, C)")
+    if not scores.is_floating_point():
+        raise ValueError(f"scores must be a floating-point tensor, got dtype {scores.dtype}")
+    b, t, _ = scores.shape
+    if t == 0:
+        raise ValueError(f"scores has no segments (T = 0), shape {shape_str(scores)}")
+    check_mask(mask, b, t)
+    check_finite("scores", scores if mask is None else scores[mask])
+    return valid_lengths(mask, b, t, scores.device), b, t
+
+
+def topk_mil_pooling_with_indices(
+    scores: Tensor,
+    k: int | Tensor | None = None,
+    *,
+    ratio: float | None = None,
+    mask: Tensor | None = None,
+    backend: Backend | None = None,
+) -> TopKResult:
+    """Top-k MIL pooling (Eq. 1) that also returns the selected time indices.
+
+    Args:
+        scores: ``(B, T, C)`` float segment scores (the CAS).
+        k: number of segments to average, an int or ``(B,)`` per video; ``1 <= k <= T_n``.
+        ratio: alternatively ``r``, giving ``k_n = max(1, ⌊T_n / r⌋)``.
+        mask: optional ``(B, T)`` bool, True for real segments of a padded batch.
+        backend: ``"auto" | "torch" | "triton"`` (see :mod:`wtal_blocks.kernels.dispatch`).
+
+    Returns:
+        :class:`TopKResult` ``(values (B, C), indices (B, K, C), valid (B, K), k (B,))``.
+
+    Raises:
+        ValueError: wrong rank, NaN/inf scores, a video with no valid segment, ``k`` larger
+            than a video's length, or both/neither of ``k`` and ``ratio``.
+    """
+    lengths, _, t = _validate_scores(scores, mask)
+    k_t, k_max = _resolve_k("topk_mil_pooling", k, ratio, lengths, t, mask is not None)
+    if resolve_backend(backend, scores.device) == "triton":
+        from .kernels.topk_triton import topk_mean_triton
+
+        values, indices = topk_mean_triton(scores, k_t, k_max, mask)
+        valid = torch.arange(indices.shape[1], device=scores.device)[None, :] < k_t[:, None]
+        return TopKResult(values, indices, valid, k_t)
+    top, indices, valid = masked_topk(scores, k_t, mask, k_max=k_max)
+    values = top.sum(dim=1) / k_t[:, None].to(top.dtype)
+    return TopKResult(values, indices, valid, k_t)
+
+
+def topk_mil_pooling(
+    scores: Tensor,
+    k: int | Tensor | None = None,
+    *,
+    ratio: float | None = None,
+    mask: Tensor | None = None,
+    backend: Backend | None = None,
+) -> Tensor:
+    """Top-k MIL pooling (Eq. 1): mean of the ``k`` largest values along time, per class.
+
+    Args:
+        scores: ``(B, T, C)`` float segment scores (the CAS logits in UM).
+        k: number of segments averaged, an int or ``(B,)``; ``1 <= k <= T_n``.
+        ratio: alternatively ``r``: ``k_n = max(1, ⌊T_n / r⌋)`` (UM: ``r_act = 9``).
+        mask: optional ``(B, T)`` bool validity mask for padded batches.
+        backend: ``"auto" | "torch" | "triton"``.
+
+    Returns:
+        ``(B, C)`` video-level raw class scores ``a_c(v_n)`` (apply a softmax for Eq. 2).
+
+    Example:
+        >>> import torch
+        >>> from wtal_blocks import topk_mil_pooling
+        >>> cas = torch.tensor([[[1.0], [3.0], [2.0], [0.0]]])  # (B=1, T=4, C=1)
+        >>> topk_mil_pooling(cas, k=2)
+        tensor([[2.5000]])
+    """
+    return topk_mil_pooling_with_indices(scores, k, ratio=ratio, mask=mask, backend=backend).values
+
+
+class TopKMILPooling(nn.Module):
+    """Module form of :func:`topk_mil_pooling` (Eq. 1) with a fixed ``k`` or ``ratio``.
+
+    Args:
+        k: fixed number of segments, or
+        ratio: ``r`` with ``k_n = max(1, ⌊T_n / r⌋)`` (default behaviour of UM, ``r_act = 9``).
+        backend: ``"auto" | "torch" | "triton"``.
+
+    Shape:
+        ``scores (B, T, C)``, optional ``mask (B, T)`` -> ``(B, C)``.
+    """
+
+    def __init__(
+        self, k: int | None = None, *, ratio: float | None = None, backend: Backend | None = None
+    ) -> None:
+        super().__init__()
+        if (k is None) == (ratio is None):
+            raise ValueError(f"give exactly one of k and ratio, got k={k!r}, ratio={ratio!r}")
+        if k is not None and k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if ratio is not None and not ratio > 0:
+            raise ValueError(f"ratio must be > 0, got {ratio}")
+        self.k = k
+        self.ratio = ratio
+        self.backend = backend
+
+    def forward(self, scores: Tensor, mask: Tensor | None = None) -> Tensor:
+        return topk_mil_pooling(scores, self.k, ratio=self.ratio, mask=mask, backend=self.backend)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}" if self.k is not None else f"ratio={self.ratio}"
