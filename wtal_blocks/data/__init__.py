@@ -1,0 +1,17 @@
+"""Datasets: THUMOS'14 and ActivityNet features in their usual layouts, and built-in synthetic data."""
+
+from .base import DataError, FeatureDataset, PaddedBatch, VideoSample, pad_collate
+from .sampling import random_perturb, uniform_sampling
+from .thumos14 import THUMOS14_CLASSES, ThumosFeatures
+
+__all__ = [
+    "THUMOS14_CLASSES",
+    "DataError",
+    "FeatureDataset",
+    "PaddedBatch",
+    "ThumosFeatures",
+    "VideoSample",
+    "pad_collate",
+    "random_perturb",
+    "uniform_sampling",
+]

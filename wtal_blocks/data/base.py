@@ -1,0 +1,226 @@
+"""Common machinery of the feature datasets: sampling, labels, errors, padded batches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from .sampling import random_perturb, uniform_sampling
+
+__all__ = [
+    "DataError",
+    "FeatureDataset",
+    "PaddedBatch",
+    "Sampling",
+    "VideoSample",
+    "load_npy",
+    "pad_collate",
+]
+
+Sampling = Literal["random", "uniform"]
+
+
+class DataError(ValueError):
+    """A dataset file is missing, corrupt or inconsistent; the message names the path."""
+
+
+@dataclass(frozen=True)
+class VideoSample:
+    """One sampled video.
+
+    Attributes:
+        features: ``(T, F)`` float32 sampled features (``T = min(L, num_segments)`` for uniform
+            sampling, ``num_segments`` for random sampling).
+        label: ``(C,)`` float32 multi-hot video-level label.
+        video_id: the video name.
+        num_segments: ``L``, the video's original number of feature segments.
+        duration: the video's duration in seconds (``L * frames_per_segment / fps`` when the
+            annotations give none).
+        index: position in the dataset.
+    """
+
+    features: Tensor
+    label: Tensor
+    video_id: str
+    num_segments: int
+    duration: float
+    index: int
+
+
+@dataclass(frozen=True)
+class PaddedBatch:
+    """A batch of videos padded to a common length.
+
+    Attributes:
+        features: ``(B, T_max, F)``, zero-padded.
+        mask: ``(B, T_max)`` bool, True for real segments.
+        labels: ``(B, C)``.
+        video_ids: ``B`` names; num_segments: ``(B,)`` int64 original lengths ``L``;
+        durations: ``(B,)`` float64 seconds; indices: ``(B,)`` int64 dataset positions.
+    """
+
+    features: Tensor
+    mask: Tensor
+    labels: Tensor
+    video_ids: list[str]
+    num_segments: Tensor
+    durations: Tensor
+    indices: Tensor
+
+    def to(self, device: torch.device | str) -> PaddedBatch:
+        return PaddedBatch(
+            self.features.to(device, non_blocking=True),
+            self.mask.to(device, non_blocking=True),
+            self.labels.to(device, non_blocking=True),
+            self.video_ids,
+            self.num_segments,
+            self.durations,
+            self.indices,
+        )
+
+    @property
+    def uniform_length(self) -> bool:
+        """True when no video is padded (the mask can be dropped)."""
+        return bool(self.mask.all())
+
+
+def pad_collate(samples: Sequence[VideoSample]) -> PaddedBatch:
+    """Collate :class:`VideoSample` s of different lengths into a :class:`PaddedBatch`."""
+    if not samples:
+        raise ValueError("pad_collate got an empty batch")
+    t_max = max(s.features.shape[0] for s in samples)
+    f_dim = samples[0].features.shape[1]
+    feats = torch.zeros(len(samples), t_max, f_dim, dtype=samples[0].features.dtype)
+    mask = torch.zeros(len(samples), t_max, dtype=torch.bool)
+    for n, s in enumerate(samples):  # one copy per video, not per segment
+        feats[n, : s.features.shape[0]] = s.features
+        mask[n, : s.features.shape[0]] = True
+    return PaddedBatch(
+        features=feats,
+        mask=mask,
+        labels=torch.stack([s.label for s in samples]),
+        video_ids=[s.video_id for s in samples],
+        num_segments=torch.tensor([s.num_segments for s in samples], dtype=torch.long),
+        durations=torch.tensor([s.duration for s in samples], dtype=torch.float64),
+        indices=torch.tensor([s.index for s in samples], dtype=torch.long),
+    )
+
+
+def load_npy(path: Path, *, mmap: bool = True) -> np.ndarray:
+    """Open a ``(L, F)`` feature file, memory-mapped; errors name the path and the problem."""
+    if not path.is_file():
+        raise DataError(f"{path}: feature file not found")
+    try:
+        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except Exception as exc:  # corrupt header, truncated file, pickled object ...
+        raise DataError(f"{path}: not a readable .npy feature file ({exc})") from None
+    if arr.ndim != 2 or arr.shape[0] < 1:
+        raise DataError(f"{path}: expected a (num_segments, feature_dim) array, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise DataError(f"{path}: expected floating-point features, got dtype {arr.dtype}")
+    return arr
+
+
+class FeatureDataset(Dataset[VideoSample]):
+    """Base of the feature datasets: per-video labels, official sampling, seeded randomness.
+
+    Subclasses fill ``video_ids``, ``labels (V, C)``, ``lengths (V,)``, ``durations (V,)``,
+    ``class_names`` and implement :meth:`load_features`.
+
+    Random sampling is seeded per item from ``(seed, epoch, index)``, so results do not depend
+    on the number of data-loader workers; call :meth:`set_epoch` at each epoch.
+    """
+
+    video_ids: list[str]
+    labels: np.ndarray
+    lengths: np.ndarray
+    durations: np.ndarray
+    class_names: list[str]
+
+    def __init__(self, num_segments: int, sampling: Sampling, seed: int) -> None:
+        if num_segments < 1:
+            raise ValueError(f"num_segments must be >= 1, got {num_segments}")
+        if sampling not in ("random", "uniform"):
+            raise ValueError(f"sampling must be 'random' or 'uniform', got {sampling!r}")
+        self.num_segments = num_segments
+        self.sampling: Sampling = sampling
+        self.seed = seed
+        self.epoch = 0
+
+    # -- to implement -------------------------------------------------------------
+    def load_features(self, index: int) -> np.ndarray:
+        """The full ``(L, F)`` features of video ``index`` (may be memory-mapped)."""
+        raise NotImplementedError
+
+    def ground_truth(self) -> dict[str, Any]:
+        """The dataset's annotations as an ActivityNet-style ``{"database": ...}`` dict."""
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.load_features(0).shape[1])
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.video_ids)
+
+    def sample_indices(self, index: int) -> np.ndarray:
+        length = int(self.lengths[index])
+        if self.sampling == "uniform":
+            return uniform_sampling(length, self.num_segments)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return random_perturb(length, self.num_segments, rng)
+
+    def __getitem__(self, index: int) -> VideoSample:
+        feats = self.load_features(index)
+        idx = self.sample_indices(index)
+        sampled = np.ascontiguousarray(feats[idx], dtype=np.float32)
+        if not np.isfinite(sampled).all():
+            raise DataError(f"video {self.video_ids[index]}: features contain NaN or inf")
+        return VideoSample(
+            features=torch.from_numpy(sampled),
+            label=torch.from_numpy(self.labels[index].astype(np.float32)),
+            video_id=self.video_ids[index],
+            num_segments=int(self.lengths[index]),
+            duration=float(self.durations[index]),
+            index=index,
+        )
+
+
+def labels_from_annotations(
+    source: os.PathLike[str] | str,
+    video_ids: Sequence[str],
+    database: dict[str, Any],
+    class_names: Sequence[str],
+) -> np.ndarray:
+    """Multi-hot ``(V, C)`` labels from ActivityNet-style annotations, with clear errors."""
+    index = {name: i for i, name in enumerate(class_names)}
+    labels = np.zeros((len(video_ids), len(class_names)), dtype=np.float32)
+    for v, vid in enumerate(video_ids):
+        entry = database.get(vid)
+        if entry is None:
+            raise DataError(f"{source}: video {vid!r} is in the split but not in the annotations")
+        for a, ann in enumerate(entry.get("annotations", [])):
+            label = ann.get("label") if isinstance(ann, dict) else None
+            if label not in index:
+                raise DataError(
+                    f"{source}: video {vid!r} annotation {a} has label {label!r}, which is not in the "
+                    f"class list ({len(class_names)} classes)"
+                )
+            labels[v, index[label]] = 1.0
+    return labels

@@ -1,0 +1,163 @@
+"""The UM inference pipeline (official-behaviour.md, Inference steps 1-10), batched.
+
+From a :class:`~wtal_blocks.models.UMOutput` of a batch of test videos to detections:
+
+1. ``u``: the feature magnitudes min-max normalised between the mean magnitudes of the pseudo
+   background and pseudo action segments (:func:`minmax_action_probability`);
+2. fused score ``segment_softmax × u``, then a per-class min-max over time
+   (``max = relu(max_t)``, ``min = relu(min_t)``, denominator ``<= 0`` → 1, clipped to [0, 1]);
+3. classes to localise: video score ``>= 0.2``, or the arg-max class when none is;
+4. proposals from 10 thresholds on the fused CAS and 9 on ``u`` (:class:`ProposalGenerator`);
+5. per-class greedy NMS at 0.6 with the official "+1" convention on seconds
+   (:func:`batched_temporal_nms`), all videos and classes in one call.
+
+``scoring="softmax"`` gives the paper's baseline scoring (Table 3, first row): the min-max
+normalised segment softmax alone, with no magnitude thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from ._validation import check_mask, check_rank
+from .models.um import UMOutput
+from .nms import batched_temporal_nms
+from .proposals import (
+    UM_CAS_THRESHOLDS,
+    UM_MAGNITUDE_THRESHOLDS,
+    ProposalBatch,
+    ProposalGenerator,
+    VideoProposals,
+)
+from .uncertainty import minmax_action_probability
+
+__all__ = [
+    "UMInferenceConfig",
+    "UMPostProcessor",
+    "minmax_over_time",
+    "select_classes",
+]
+
+Scoring = Literal["fused", "softmax"]
+
+
+@dataclass(frozen=True)
+class UMInferenceConfig:
+    """Test-time settings of UM (defaults = the official code)."""
+
+    class_threshold: float = 0.2
+    cas_thresholds: tuple[float, ...] = field(default=UM_CAS_THRESHOLDS)
+    magnitude_thresholds: tuple[float, ...] = field(default=UM_MAGNITUDE_THRESHOLDS)
+    scale: int = 24
+    outer_ratio: float = 0.25
+    video_score_weight: float = 0.2
+    min_length: int = 2
+    nms_threshold: float = 0.6
+    nms_offset: float = 1.0
+    frames_per_segment: int = 16
+    feature_fps: float = 25.0
+    scoring: Scoring = "fused"
+    faithful: bool = True
+
+    def __post_init__(self) -> None:
+        if self.scoring not in ("fused", "softmax"):
+            raise ValueError(f"scoring must be 'fused' or 'softmax', got {self.scoring!r}")
+        if not 0.0 <= self.nms_threshold <= 1.0:
+            raise ValueError(f"nms_threshold must be in [0, 1], got {self.nms_threshold}")
+
+
+def minmax_over_time(x: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Official ``minmax_norm`` per video and class over time: ``(B, T, C) -> (B, T, C)``.
+
+    ``max = relu(max_t x)``, ``min = relu(min_t x)``, ``(x - min) / (max - min)`` with a
+    denominator ``<= 0`` replaced by 1, clipped to ``[0, 1]``. Padding (``mask == False``)
+    is ignored and set to 0.
+    """
+    check_rank("x", x, 3, "(B, T, C)")
+    check_mask(mask, x.shape[0], x.shape[1])
+    if mask is None:
+        hi, lo = x.max(dim=1, keepdim=True).values, x.min(dim=1, keepdim=True).values
+    else:
+        m = mask[:, :, None]
+        hi = x.masked_fill(~m, float("-inf")).max(dim=1, keepdim=True).values
+        lo = x.masked_fill(~m, float("inf")).min(dim=1, keepdim=True).values
+    hi, lo = torch.relu(hi), torch.relu(lo)
+    delta = hi - lo
+    delta = torch.where(delta <= 0, torch.ones_like(delta), delta)
+    out = ((x - lo) / delta).clamp(0.0, 1.0)
+    return out if mask is None else out.masked_fill(~mask[:, :, None], 0.0)
+
+
+def select_classes(video_scores: Tensor, threshold: float = 0.2) -> Tensor:
+    """Classes to localise: ``score >= threshold``, or the arg-max class if none is. ``(B, C) -> (B, C)`` bool."""
+    check_rank("video_scores", video_scores, 2, "(B, C)")
+    chosen = video_scores >= threshold
+    top = torch.zeros_like(chosen).scatter_(1, video_scores.argmax(dim=1, keepdim=True), True)
+    return torch.where(chosen.any(dim=1, keepdim=True), chosen, top)
+
+
+class UMPostProcessor:
+    """UM's test-time pipeline from network outputs to detections, for a batch of videos.
+
+    Args:
+        config: :class:`UMInferenceConfig` (official defaults).
+        backend: NMS backend (``"auto" | "torch" | "triton"``).
+
+    Call:
+        ``post(output, num_segments)`` with ``output`` the eval-mode :class:`UMOutput` of a
+        (padded) batch and ``num_segments (B,)`` each video's original number of feature
+        segments. Returns one :class:`VideoProposals` of detections per video (seconds,
+        scores, class indices), in descending score order.
+    """
+
+    def __init__(self, config: UMInferenceConfig | None = None, *, backend: str | None = None) -> None:
+        self.config = config or UMInferenceConfig()
+        c = self.config
+        self.generator = ProposalGenerator(
+            c.cas_thresholds,
+            c.magnitude_thresholds,
+            scale=c.scale,
+            outer_ratio=c.outer_ratio,
+            video_score_weight=c.video_score_weight,
+            min_length=c.min_length,
+            frames_per_segment=c.frames_per_segment,
+            feature_fps=c.feature_fps,
+            faithful=c.faithful,
+        )
+        self.backend = backend
+
+    def scores(self, output: UMOutput) -> tuple[Tensor, Tensor]:
+        """Fused (or softmax) CAS ``(B, T, C)`` and the normalised magnitude ``u (B, T)``."""
+        u = minmax_action_probability(output.magnitudes, output.action_magnitude, output.background_magnitude)
+        if output.mask is not None:
+            u = u.masked_fill(~output.mask, 0.0)
+        if self.config.scoring == "softmax":
+            return minmax_over_time(output.cas_softmax, output.mask), u
+        return minmax_over_time(output.cas_softmax * u[:, :, None], output.mask), u
+
+    def proposals(self, output: UMOutput, num_segments: Tensor | Sequence[int]) -> ProposalBatch:
+        """All proposals before NMS (flat, for the whole batch)."""
+        cas, u = self.scores(output)
+        classes = select_classes(output.video_scores, self.config.class_threshold)
+        aux = u if self.config.scoring == "fused" else None
+        return self.generator(cas, output.video_scores, num_segments, auxiliary=aux, classes=classes, mask=output.mask)
+
+    def __call__(self, output: UMOutput, num_segments: Tensor | Sequence[int]) -> list[VideoProposals]:
+        batch = self.proposals(output, num_segments)
+        num_classes = output.video_scores.shape[1]
+        groups = batch.video * num_classes + batch.labels
+        keep = batched_temporal_nms(
+            batch.segments,
+            batch.scores,
+            groups,
+            self.config.nms_threshold,
+            offset=self.config.nms_offset,
+            backend=self.backend,
+        )
+        return batch.select(keep).split()
+

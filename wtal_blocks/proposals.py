@@ -1,0 +1,352 @@
+"""Proposal generation by thresholding and outer-inner contrast (OIC) scoring.
+
+Steps 5-8 of the official inference (official-behaviour.md), batched: every video, class and
+threshold is handled at once. Runs are found with one ``diff`` over a
+``(thresholds, pairs, time)`` candidate mask, and inner/outer means come from prefix sums, so
+there is no Python loop over thresholds, classes or runs.
+
+For a run ``[a, b]`` (positions on the upsampled grid, ``n = b - a + 1 >= min_length``)::
+
+    inner = mean(s[a..b])
+    outer = mean(s[max(0, int(a - λn)) .. a-1] ∪ s[b+1 .. min(L-1, int(b + λn))])   (0 if empty)
+    score = inner - outer + γ * p_c(v)                                  (Liu et al. 2019)
+    start = a * f,  end = (b + 1) * f,   f = frames_per_segment * L_orig / (scale * T * fps)
+
+with ``λ = 0.25``, ``γ = 0.2``, ``L`` the upsampled length and ``p_c(v)`` the video score.
+
+Two kinds of thresholds, as in UM:
+
+* ``thresholds`` apply to the scored sequence itself: values below the threshold are set to 0,
+  candidates are the positions still ``> 0``, and proposals are scored on the *thresholded*
+  sequence (the official code's behaviour);
+* ``auxiliary_thresholds`` apply to a second sequence (UM: the normalised magnitude ``u``):
+  candidates are positions with ``aux >= threshold`` (and ``> 0``), and proposals are scored on
+  the *un-thresholded* sequence.
+
+``faithful=True`` (default) reproduces the official code's quirks:
+
+1. thresholds are the float64 values of NumPy's ``arange`` (``0.45000000000000007``), see
+   :func:`wtal_blocks.segments.numpy_arange` (only the defaults; given thresholds are used as is);
+2. past the last segment the upsampled sequences are extrapolated linearly (they may leave
+   ``[0, 1]``); ``faithful=False`` holds the last value instead;
+3. a (class, threshold) whose only candidate is position 0 yields no proposal (the official
+   ``if positions.any()`` test is False for ``[0]``). This only matters with ``min_length=1``.
+
+Where the official code would crash (a class whose candidate runs are all shorter than
+``min_length`` raises ``IndexError`` there; a one-segment video cannot be interpolated by
+SciPy), we return no proposal / a constant sequence instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._validation import check_finite, check_mask, check_rank, shape_str
+from .segments import find_runs, numpy_arange, upsample_linear
+
+__all__ = [
+    "UM_CAS_THRESHOLDS",
+    "UM_MAGNITUDE_THRESHOLDS",
+    "ProposalBatch",
+    "ProposalGenerator",
+    "VideoProposals",
+]
+
+UM_CAS_THRESHOLDS: tuple[float, ...] = numpy_arange(0.0, 0.25, 0.025)
+"""The 10 official CAS thresholds ``0, 0.025, …, 0.225`` (NumPy ``arange`` values)."""
+UM_MAGNITUDE_THRESHOLDS: tuple[float, ...] = numpy_arange(0.4, 0.625, 0.025)
+"""The 9 official magnitude thresholds ``0.4, 0.425, …, 0.6`` (NumPy ``arange`` values)."""
+
+
+@dataclass(frozen=True)
+class VideoProposals:
+    """Proposals (or detections) of one video.
+
+    Attributes:
+        segments: ``(N, 2)`` float64 ``[start, end]`` in seconds.
+        scores: ``(N,)`` float64.
+        labels: ``(N,)`` int64 class indices.
+    """
+
+    segments: Tensor
+    scores: Tensor
+    labels: Tensor
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+
+@dataclass(frozen=True)
+class ProposalBatch:
+    """Flat proposals of a batch of videos (the form batched NMS consumes).
+
+    Attributes:
+        segments: ``(N, 2)`` float64 seconds; scores ``(N,)`` float64; labels ``(N,)`` int64;
+        video: ``(N,)`` int64 index of the video in the batch; num_videos: ``B``.
+    """
+
+    segments: Tensor
+    scores: Tensor
+    labels: Tensor
+    video: Tensor
+    num_videos: int
+
+    def split(self) -> list[VideoProposals]:
+        """Per-video proposals, keeping the current order within each video."""
+        order = torch.sort(self.video, stable=True).indices
+        counts = torch.bincount(self.video, minlength=self.num_videos).tolist()
+        parts = zip(
+            torch.split(self.segments[order], counts),
+            torch.split(self.scores[order], counts),
+            torch.split(self.labels[order], counts),
+            strict=True,
+        )
+        return [VideoProposals(s, c, lab) for s, c, lab in parts]
+
+    def select(self, index: Tensor) -> ProposalBatch:
+        return ProposalBatch(
+            self.segments[index], self.scores[index], self.labels[index], self.video[index], self.num_videos
+        )
+
+
+def _as_batch(x: Tensor, name: str) -> Tensor:
+    check_rank(name, x, (2, 3), "(B, T, C) or (T, C)")
+    return x[None] if x.dim() == 2 else x
+
+
+class ProposalGenerator:
+    """Batched multi-threshold proposal generation with OIC scoring (UM defaults).
+
+    Args:
+        thresholds: thresholds on the scored sequence (default: the 10 UM CAS thresholds).
+        auxiliary_thresholds: thresholds on the auxiliary sequence (default: the 9 UM
+            magnitude thresholds; they are used only when ``auxiliary`` is passed).
+        scale: temporal upsampling factor (24).
+        outer_ratio: ``λ``, the outer region's length relative to the run (0.25).
+        video_score_weight: ``γ``, weight of the video-level class score (0.2).
+        min_length: runs shorter than this many upsampled positions are dropped (2).
+        frames_per_segment: frames per feature segment (16 for I3D).
+        feature_fps: frame rate of the feature extraction (25).
+        faithful: reproduce the official quirks (see the module docstring).
+        chunk_elements: memory bound: (video, class) pairs are processed in chunks so that
+            ``thresholds × pairs × upsampled length`` stays below this many elements.
+
+    Call:
+        ``generator(scores, video_scores, num_segments, *, auxiliary=None, classes=None,
+        mask=None)`` with
+
+        * ``scores``: ``(B, T, C)`` (or ``(T, C)``) the sequence proposals are scored on (UM:
+          the fused CAS, already min-max normalised);
+        * ``video_scores``: ``(B, C)`` (or ``(C,)``) video-level class probabilities;
+        * ``num_segments``: ``(B,)`` ints, each video's *original* number of feature segments
+          ``L`` before sampling (sets the time scale);
+        * ``auxiliary``: optional ``(B, T)`` or ``(B, T, C)`` second candidate source (UM: ``u``);
+        * ``classes``: optional ``(B, C)`` bool, the classes to localise (default all);
+        * ``mask``: optional ``(B, T)`` bool validity mask of a padded batch.
+
+        Returns a :class:`ProposalBatch` (use ``.split()`` for per-video proposals).
+    """
+
+    def __init__(
+        self,
+        thresholds: Sequence[float] | None = None,
+        auxiliary_thresholds: Sequence[float] | None = None,
+        *,
+        scale: int = 24,
+        outer_ratio: float = 0.25,
+        video_score_weight: float = 0.2,
+        min_length: int = 2,
+        frames_per_segment: int = 16,
+        feature_fps: float = 25.0,
+        faithful: bool = True,
+        chunk_elements: int = 40_000_000,
+    ) -> None:
+        if thresholds is None:
+            thresholds = UM_CAS_THRESHOLDS if faithful else tuple(i / 40 for i in range(10))
+        if auxiliary_thresholds is None:
+            auxiliary_thresholds = (
+                UM_MAGNITUDE_THRESHOLDS if faithful else tuple((16 + i) / 40 for i in range(9))
+            )
+        for name, values in (("thresholds", thresholds), ("auxiliary_thresholds", auxiliary_thresholds)):
+            if any(not (isinstance(v, (int, float)) and v == v and abs(v) != float("inf")) for v in values):
+                raise ValueError(f"{name} must be finite numbers, got {list(values)}")
+        if not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"scale must be a positive int, got {scale!r}")
+        if outer_ratio < 0:
+            raise ValueError(f"outer_ratio must be >= 0, got {outer_ratio}")
+        if min_length < 1:
+            raise ValueError(f"min_length must be >= 1, got {min_length}")
+        if frames_per_segment <= 0 or feature_fps <= 0:
+            raise ValueError(f"frames_per_segment and feature_fps must be > 0, got {frames_per_segment}, {feature_fps}")
+        self.thresholds = tuple(float(v) for v in thresholds)
+        self.auxiliary_thresholds = tuple(float(v) for v in auxiliary_thresholds)
+        self.scale = scale
+        self.outer_ratio = float(outer_ratio)
+        self.video_score_weight = float(video_score_weight)
+        self.min_length = int(min_length)
+        self.frames_per_segment = frames_per_segment
+        self.feature_fps = float(feature_fps)
+        self.faithful = faithful
+        self.chunk_elements = int(chunk_elements)
+
+    def __repr__(self) -> str:
+        return (
+            f"ProposalGenerator(thresholds={len(self.thresholds)}, auxiliary_thresholds="
+            f"{len(self.auxiliary_thresholds)}, scale={self.scale}, outer_ratio={self.outer_ratio}, "
+            f"video_score_weight={self.video_score_weight}, min_length={self.min_length}, faithful={self.faithful})"
+        )
+
+    def __call__(
+        self,
+        scores: Tensor,
+        video_scores: Tensor,
+        num_segments: Tensor | Sequence[int],
+        *,
+        auxiliary: Tensor | None = None,
+        classes: Tensor | None = None,
+        mask: Tensor | None = None,
+    ) -> ProposalBatch:
+        single = scores.dim() == 2
+        scores = _as_batch(scores, "scores")
+        b, t, c = scores.shape
+        if t == 0:
+            raise ValueError(f"scores has no segments (T = 0), shape {shape_str(scores)}")
+        if single and video_scores.dim() == 1:
+            video_scores = video_scores[None]
+        if tuple(video_scores.shape) != (b, c):
+            raise ValueError(f"video_scores must have shape (B, C) = ({b}, {c}), got {shape_str(video_scores)}")
+        n_seg = torch.as_tensor(num_segments, dtype=torch.long, device=scores.device).reshape(-1)
+        if n_seg.shape[0] != b:
+            raise ValueError(f"num_segments must have one entry per video (B = {b}), got {n_seg.shape[0]}")
+        if bool((n_seg < 1).any()):
+            raise ValueError(f"num_segments must be >= 1, got {n_seg.tolist()}")
+        check_mask(mask, b, t)
+        check_finite("scores", scores if mask is None else scores[mask])
+        check_finite("video_scores", video_scores)
+        if auxiliary is not None:
+            if single:
+                auxiliary = auxiliary[None]
+            if tuple(auxiliary.shape[:2]) != (b, t) or auxiliary.dim() not in (2, 3) or (
+                auxiliary.dim() == 3 and auxiliary.shape[2] != c
+            ):
+                raise ValueError(
+                    f"auxiliary must have shape (B, T) = ({b}, {t}) or (B, T, C) = ({b}, {t}, {c}), "
+                    f"got {shape_str(auxiliary)}"
+                )
+            check_finite("auxiliary", auxiliary if mask is None else auxiliary[mask])
+        if classes is None:
+            classes = torch.ones(b, c, dtype=torch.bool, device=scores.device)
+        elif classes.dtype != torch.bool or tuple(classes.shape) != (b, c):
+            raise ValueError(f"classes must be a (B, C) = ({b}, {c}) boolean tensor, got {classes.dtype} {shape_str(classes)}")
+
+        lengths = torch.full((b,), t, device=scores.device) if mask is None else mask.sum(dim=1)
+        pair_video, pair_class = torch.nonzero(classes, as_tuple=True)
+        n_thr = len(self.thresholds) + (len(self.auxiliary_thresholds) if auxiliary is not None else 0)
+        per_pair = max(1, n_thr * self.scale * t)
+        chunk = max(1, self.chunk_elements // per_pair)
+        parts = [
+            self._generate(scores, video_scores, n_seg, lengths, auxiliary, mask, pair_video[i : i + chunk], pair_class[i : i + chunk])
+            for i in range(0, int(pair_video.shape[0]), chunk)
+        ]
+        if not parts:
+            empty = scores.new_zeros((0,), dtype=torch.float64)
+            long_empty = torch.zeros(0, dtype=torch.long, device=scores.device)
+            return ProposalBatch(empty.reshape(0, 2), empty, long_empty, long_empty, b)
+        return ProposalBatch(
+            torch.cat([p[0] for p in parts]),
+            torch.cat([p[1] for p in parts]),
+            torch.cat([p[2] for p in parts]),
+            torch.cat([p[3] for p in parts]),
+            b,
+        )
+
+    def _generate(
+        self,
+        scores: Tensor,
+        video_scores: Tensor,
+        n_seg: Tensor,
+        lengths: Tensor,
+        auxiliary: Tensor | None,
+        mask: Tensor | None,
+        pair_video: Tensor,
+        pair_class: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Proposals of a chunk of (video, class) pairs, shape ``(P,)`` each."""
+        device = scores.device
+        f64 = torch.float64
+        # (P, T) sequences of the selected pairs, upsampled to (P, L)
+        seq = scores[pair_video, :, pair_class]
+        pair_mask = None if mask is None else mask[pair_video]
+        extrapolate = self.faithful
+        up = upsample_linear(seq, self.scale, mask=pair_mask, extrapolate=extrapolate)
+        length_up = self.scale * lengths[pair_video]  # (P,)
+        big_l = up.shape[1]
+        pos = torch.arange(big_l, device=device)
+        valid = pos[None, :] < length_up[:, None]  # (P, L)
+
+        thr = torch.tensor(self.thresholds, dtype=f64, device=device)[:, None, None]
+        # thresholds on the scored sequence: zero below, candidates still > 0, scored thresholded
+        thresholded = torch.where(up[None] >= thr, up[None], up.new_zeros(()))  # (H1, P, L)
+        cand_main = (thresholded > 0) & valid[None]
+        prefix_main = _prefix(thresholded)  # (H1, P, L+1)
+        cands = [cand_main]
+        if auxiliary is not None and self.auxiliary_thresholds:
+            aux_seq = auxiliary[pair_video] if auxiliary.dim() == 2 else auxiliary[pair_video, :, pair_class]
+            aux_up = upsample_linear(aux_seq, self.scale, mask=pair_mask, extrapolate=extrapolate)
+            athr = torch.tensor(self.auxiliary_thresholds, dtype=f64, device=device)[:, None, None]
+            # official: zero below the threshold, candidates still > 0; scored un-thresholded
+            cands.append((aux_up[None] >= athr) & (aux_up[None] > 0) & valid[None])
+        cand = torch.cat(cands) if len(cands) > 1 else cand_main  # (H, P, L)
+        n_main = cand_main.shape[0]
+        n_pairs = up.shape[0]
+
+        row, start, end = find_runs(cand)
+        h = torch.div(row, n_pairs, rounding_mode="floor")
+        p = row - h * n_pairs
+        n = end - start + 1
+        keep = n >= self.min_length
+        if self.faithful:  # quirk 3: a lone candidate at position 0 gives nothing
+            count = cand.sum(dim=2).reshape(-1)
+            keep &= ~((count[row] == 1) & (start == 0))
+        h, p, start, end, n = h[keep], p[keep], start[keep], end[keep], n[keep]
+
+        # inner / outer sums from prefix sums of the sequence each run is scored on
+        lam_n = self.outer_ratio * n.to(f64)
+        outer_s = torch.clamp(torch.trunc(start.to(f64) - lam_n).long(), min=0)
+        outer_e = torch.minimum(torch.trunc(end.to(f64) + lam_n).long(), length_up[p] - 1)
+        is_main = h < n_main
+        if auxiliary is not None and cand.shape[0] > n_main:
+            prefix_plain = _prefix(up)  # (P, L+1): auxiliary runs are scored un-thresholded
+            hm = h.clamp(max=n_main - 1)
+
+            def s_at(i: Tensor) -> Tensor:
+                return torch.where(is_main, prefix_main[hm, p, i], prefix_plain[p, i])
+        else:
+
+            def s_at(i: Tensor) -> Tensor:
+                return prefix_main[h, p, i]
+
+        s_a, s_b1 = s_at(start), s_at(end + 1)
+        inner = (s_b1 - s_a) / n.to(f64)
+        n_out = (start - outer_s) + (outer_e - end)
+        out_sum = (s_a - s_at(outer_s)) + (s_at(outer_e + 1) - s_b1)
+        outer = torch.where(n_out > 0, out_sum / n_out.clamp(min=1).to(f64), torch.zeros_like(out_sum))
+        vid = pair_video[p]
+        cls = pair_class[p]
+        score = inner - outer + self.video_score_weight * video_scores[vid, cls].to(f64)
+
+        # seconds per upsampled position, computed as the official code does (ints, one division)
+        num = (self.frames_per_segment * n_seg[vid]).to(f64)
+        den = (self.scale * lengths[vid]).to(f64) * self.feature_fps
+        t_factor = num / den
+        segments = torch.stack([start.to(f64) * t_factor, (end + 1).to(f64) * t_factor], dim=1)
+        return segments, score, cls, vid
+
+
+def _prefix(x: Tensor) -> Tensor:
+    """Inclusive prefix sums along the last axis with a leading 0: ``S[i] = Σ_{j<i} x_j``."""
+    return torch.nn.functional.pad(torch.cumsum(x, dim=-1), (1, 0))
