@@ -157,3 +157,26 @@ def test_bad_input(x: torch.Tensor, mask: torch.Tensor | None, match: str) -> No
     net = UncertaintyModelingNet(6, 4, embed_dim=8)
     with pytest.raises(ValueError, match=match):
         net(x, mask)
+
+
+def test_explicit_noise_makes_batch_slices_reproducible() -> None:
+    from wtal_blocks.models import DropoutNoise
+
+    net = _small_net().train()
+    x = torch.rand(4, 27, 6, dtype=f64)
+    g = torch.Generator().manual_seed(11)
+    noise = DropoutNoise.sample(4, 27, 8, 0.7, g, dtype=f64)
+    assert set(noise.selection.unique().tolist()) <= {0.0, 1 / (1 - 0.7)}
+    whole = net(x, noise=noise)
+    halves = [net(x[i : i + 2], noise=noise.slice(i, i + 2)) for i in (0, 2)]
+    torch.testing.assert_close(whole.cas, torch.cat([h.cas for h in halves]))
+    torch.testing.assert_close(whole.video_scores, torch.cat([h.video_scores for h in halves]))
+    assert whole.pseudo.action_index.equal(torch.cat([h.pseudo.action_index for h in halves]))
+    # the noise is what the dropout would have been: manual computation with the same masks
+    h = torch.relu(torch.nn.functional.conv1d(x.transpose(1, 2), net.cas_module.conv[0].weight, net.cas_module.conv[0].bias, padding=1))
+    cas = torch.nn.functional.conv1d(h * noise.features, net.cas_module.classifier[0].weight).transpose(1, 2)
+    torch.testing.assert_close(whole.cas, cas)
+    net.eval()  # eval mode ignores noise
+    torch.testing.assert_close(net(x, noise=noise).cas, net(x).cas)
+    with pytest.raises(ValueError, match=r"noise must have shapes"):
+        net.train()(x[:2], noise=noise)

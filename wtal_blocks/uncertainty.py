@@ -237,9 +237,11 @@ class PseudoSegmentSelector(nn.Module):
         self.r_bkg = r_bkg
         self.dropout = dropout
 
-    def forward(self, magnitudes: Tensor, mask: Tensor | None = None) -> PseudoSegments:
-        drop_mask = None
-        if self.training and self.dropout > 0:
+    def forward(self, magnitudes: Tensor, mask: Tensor | None = None, drop_mask: Tensor | None = None) -> PseudoSegments:
+        """Select; in training mode ``drop_mask`` (``(B, T)``) replaces the internally drawn mask."""
+        if not self.training:
+            drop_mask = None
+        elif drop_mask is None and self.dropout > 0:
             drop_mask = F.dropout(torch.ones_like(magnitudes), p=self.dropout, training=True)
         return select_pseudo_segments(
             magnitudes, r_act=self.r_act, r_bkg=self.r_bkg, mask=mask, drop_mask=drop_mask

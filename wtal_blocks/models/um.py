@@ -37,7 +37,7 @@ from ..uncertainty import (
     masked_mean_magnitude,
 )
 
-__all__ = ["UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]
+__all__ = ["DropoutNoise", "UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]
 
 BackgroundScore = Literal["official", "paper"]
 
@@ -85,6 +85,43 @@ class UMOutput:
         )
 
 
+@dataclass(frozen=True)
+class DropoutNoise:
+    """Explicit dropout multipliers for one training forward pass.
+
+    By default the network draws its two dropout masks from torch's global generator, in the
+    official order. A recipe can instead draw them itself (:meth:`sample`) from a dedicated
+    generator for the *global* batch and hand each process its slice: training then gives the
+    same numbers on one process or on N data-parallel ones.
+
+    Attributes:
+        features: ``(B, D, T)`` multiplier of the classifier input (0 or ``1/(1-p)``).
+        selection: ``(B, T)`` multiplier of the pseudo segment selection scores.
+    """
+
+    features: Tensor
+    selection: Tensor
+
+    @staticmethod
+    def sample(
+        batch: int,
+        time: int,
+        embed_dim: int,
+        p: float,
+        generator: torch.Generator,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> DropoutNoise:
+        scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
+        feats = torch.empty(batch, embed_dim, time, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
+        sel = torch.empty(batch, time, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
+        return DropoutNoise(feats.mul_(scale), sel.mul_(scale))
+
+    def slice(self, start: int, stop: int) -> DropoutNoise:
+        return DropoutNoise(self.features[start:stop], self.selection[start:stop])
+
+
 class _CASModule(nn.Module):
     """Embedding + classifier; attribute names match the official checkpoint keys."""
 
@@ -98,9 +135,10 @@ class _CASModule(nn.Module):
         )
         self.drop_out = nn.Dropout(p=dropout)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
         h = self.conv(rearrange(x, "b t f -> b f t"))
-        cas = self.classifier(self.drop_out(h))
+        dropped = h * noise if (noise is not None and self.training) else self.drop_out(h)
+        cas = self.classifier(dropped)
         return rearrange(cas, "b c t -> b t c"), rearrange(h, "b d t -> b t d")
 
 
@@ -156,7 +194,8 @@ class UncertaintyModelingNet(nn.Module):
     def r_bkg(self) -> float:
         return self.selector.r_bkg
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> UMOutput:
+    def forward(self, x: Tensor, mask: Tensor | None = None, *, noise: DropoutNoise | None = None) -> UMOutput:
+        """Run the network; ``noise`` (training only) replaces the internally drawn dropout."""
         check_rank("x", x, 3, "(B, T, F)")
         if x.shape[2] != self.feature_dim:
             raise ValueError(
@@ -169,9 +208,18 @@ class UncertaintyModelingNet(nn.Module):
             x = x.masked_fill(~mask[:, :, None], 0.0)
         check_finite("x", x)
 
-        cas, features = self.cas_module(x)
+        if noise is not None and (
+            tuple(noise.features.shape) != (x.shape[0], self.embed_dim, x.shape[1])
+            or tuple(noise.selection.shape) != (x.shape[0], x.shape[1])
+        ):
+            raise ValueError(
+                f"noise must have shapes (B, D, T) = ({x.shape[0]}, {self.embed_dim}, {x.shape[1]}) and "
+                f"(B, T), got {shape_str(noise.features)} and {shape_str(noise.selection)}"
+            )
+        train_noise = noise if self.training else None
+        cas, features = self.cas_module(x, None if train_noise is None else train_noise.features)
         magnitudes = feature_magnitude(features)
-        pseudo = self.selector(magnitudes, mask)
+        pseudo = self.selector(magnitudes, mask, None if train_noise is None else train_noise.selection)
         action_features = gather_segments(features, pseudo.action_index)
         background_features = gather_segments(features, pseudo.background_index)
 
