@@ -140,15 +140,22 @@ class UMPostProcessor:
             return minmax_over_time(output.cas_softmax, output.mask), u
         return minmax_over_time(output.cas_softmax * u[:, :, None], output.mask), u
 
-    def proposals(self, output: UMOutput, num_segments: Tensor | Sequence[int]) -> ProposalBatch:
+    def proposals(
+        self, output: UMOutput, num_segments: Tensor | Sequence[int], durations: Tensor | Sequence[float] | None = None
+    ) -> ProposalBatch:
         """All proposals before NMS (flat, for the whole batch)."""
         cas, u = self.scores(output)
         classes = select_classes(output.video_scores, self.config.class_threshold)
         aux = u if self.config.scoring == "fused" else None
-        return self.generator(cas, output.video_scores, num_segments, auxiliary=aux, classes=classes, mask=output.mask)
+        return self.generator(
+            cas, output.video_scores, num_segments, auxiliary=aux, classes=classes, mask=output.mask, durations=durations
+        )
 
-    def __call__(self, output: UMOutput, num_segments: Tensor | Sequence[int]) -> list[VideoProposals]:
-        batch = self.proposals(output, num_segments)
+    def __call__(
+        self, output: UMOutput, num_segments: Tensor | Sequence[int], durations: Tensor | Sequence[float] | None = None
+    ) -> list[VideoProposals]:
+        """Detections per video; ``durations`` (seconds) switches to duration-based times."""
+        batch = self.proposals(output, num_segments, durations)
         num_classes = output.video_scores.shape[1]
         groups = batch.video * num_classes + batch.labels
         keep = batched_temporal_nms(

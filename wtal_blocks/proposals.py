@@ -146,7 +146,11 @@ class ProposalGenerator:
           ``L`` before sampling (sets the time scale);
         * ``auxiliary``: optional ``(B, T)`` or ``(B, T, C)`` second candidate source (UM: ``u``);
         * ``classes``: optional ``(B, C)`` bool, the classes to localise (default all);
-        * ``mask``: optional ``(B, T)`` bool validity mask of a padded batch.
+        * ``mask``: optional ``(B, T)`` bool validity mask of a padded batch;
+        * ``durations``: optional ``(B,)`` seconds; when given, times are
+          ``position × duration / (scale × T)`` (the sampled segments span the video), which
+          suits features of any rate (ActivityNet); otherwise the official
+          ``frames_per_segment × L / (scale × T × fps)``.
 
         Returns a :class:`ProposalBatch` (use ``.split()`` for per-video proposals).
     """
@@ -209,6 +213,7 @@ class ProposalGenerator:
         auxiliary: Tensor | None = None,
         classes: Tensor | None = None,
         mask: Tensor | None = None,
+        durations: Tensor | Sequence[float] | None = None,
     ) -> ProposalBatch:
         single = scores.dim() == 2
         scores = _as_batch(scores, "scores")
@@ -243,13 +248,20 @@ class ProposalGenerator:
         elif classes.dtype != torch.bool or tuple(classes.shape) != (b, c):
             raise ValueError(f"classes must be a (B, C) = ({b}, {c}) boolean tensor, got {classes.dtype} {shape_str(classes)}")
 
+        dur = None
+        if durations is not None:
+            dur = torch.as_tensor(durations, dtype=torch.float64, device=scores.device).reshape(-1)
+            if dur.shape[0] != b or not bool(torch.isfinite(dur).all()) or bool((dur <= 0).any()):
+                raise ValueError(f"durations must be {b} finite positive seconds, got {dur.tolist()}")
         lengths = torch.full((b,), t, device=scores.device) if mask is None else mask.sum(dim=1)
         pair_video, pair_class = torch.nonzero(classes, as_tuple=True)
         n_thr = len(self.thresholds) + (len(self.auxiliary_thresholds) if auxiliary is not None else 0)
         per_pair = max(1, n_thr * self.scale * t)
         chunk = max(1, self.chunk_elements // per_pair)
         parts = [
-            self._generate(scores, video_scores, n_seg, lengths, auxiliary, mask, pair_video[i : i + chunk], pair_class[i : i + chunk])
+            self._generate(
+                scores, video_scores, n_seg, dur, lengths, auxiliary, mask, pair_video[i : i + chunk], pair_class[i : i + chunk]
+            )
             for i in range(0, int(pair_video.shape[0]), chunk)
         ]
         if not parts:
@@ -269,6 +281,7 @@ class ProposalGenerator:
         scores: Tensor,
         video_scores: Tensor,
         n_seg: Tensor,
+        durations: Tensor | None,
         lengths: Tensor,
         auxiliary: Tensor | None,
         mask: Tensor | None,
@@ -339,10 +352,12 @@ class ProposalGenerator:
         cls = pair_class[p]
         score = inner - outer + self.video_score_weight * video_scores[vid, cls].to(f64)
 
-        # seconds per upsampled position, computed as the official code does (ints, one division)
-        num = (self.frames_per_segment * n_seg[vid]).to(f64)
-        den = (self.scale * lengths[vid]).to(f64) * self.feature_fps
-        t_factor = num / den
+        if durations is not None:  # the video's T sampled segments span its whole duration
+            t_factor = durations[vid] / (self.scale * lengths[vid]).to(f64)
+        else:  # seconds per upsampled position, as the official code computes it (one division)
+            num = (self.frames_per_segment * n_seg[vid]).to(f64)
+            den = (self.scale * lengths[vid]).to(f64) * self.feature_fps
+            t_factor = num / den
         segments = torch.stack([start.to(f64) * t_factor, (end + 1).to(f64) * t_factor], dim=1)
         return segments, score, cls, vid
 

@@ -1,11 +1,13 @@
 """Datasets: THUMOS'14 and ActivityNet features in their usual layouts, and built-in synthetic data."""
 
+from .activitynet import ActivityNetFeatures
 from .base import DataError, FeatureDataset, PaddedBatch, VideoSample, pad_collate
 from .sampling import random_perturb, uniform_sampling
 from .thumos14 import THUMOS14_CLASSES, ThumosFeatures
 
 __all__ = [
     "THUMOS14_CLASSES",
+    "ActivityNetFeatures",
     "DataError",
     "FeatureDataset",
     "PaddedBatch",

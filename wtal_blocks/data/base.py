@@ -140,6 +140,9 @@ class FeatureDataset(Dataset[VideoSample]):
     """
 
     video_ids: list[str]
+    time_from_duration: bool = False
+    """True: detection times come from ``duration`` (ActivityNet); False: from ``L`` and the
+    feature rate, as the official THUMOS'14 code computes them."""
     labels: np.ndarray
     lengths: np.ndarray
     durations: np.ndarray
@@ -179,16 +182,20 @@ class FeatureDataset(Dataset[VideoSample]):
     def __len__(self) -> int:
         return len(self.video_ids)
 
-    def sample_indices(self, index: int) -> np.ndarray:
+    def sample_indices(self, index: int, epoch: int | None = None) -> np.ndarray:
         length = int(self.lengths[index])
         if self.sampling == "uniform":
             return uniform_sampling(length, self.num_segments)
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, index])
         return random_perturb(length, self.num_segments, rng)
 
     def __getitem__(self, index: int) -> VideoSample:
+        return self.get(index, self.epoch)
+
+    def get(self, index: int, epoch: int) -> VideoSample:
+        """Video ``index`` sampled as in ``epoch`` (random sampling depends on it)."""
         feats = self.load_features(index)
-        idx = self.sample_indices(index)
+        idx = self.sample_indices(index, epoch)
         sampled = np.ascontiguousarray(feats[idx], dtype=np.float32)
         if not np.isfinite(sampled).all():
             raise DataError(f"video {self.video_ids[index]}: features contain NaN or inf")
