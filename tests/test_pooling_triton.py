@@ -9,6 +9,7 @@ promises no order among ties, so against the torch path only values are compared
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -228,12 +229,15 @@ def test_rejects_unsupported_input() -> None:
         topk_mean_triton(torch.zeros(1, 4, 1), torch.ones(2, dtype=torch.long), 1)
     with pytest.raises(ValueError, match=r"k_max must satisfy 1 <= k_max <= T=4, got 5"):
         topk_mean_triton(torch.zeros(1, 4, 1), k, 5)
+    with pytest.raises(ValueError, match=r"mask must be a bool tensor of shape \(1, 4\)"):
+        topk_mean_triton(torch.zeros(1, 4, 1), k, 1, torch.ones(1, 4))
 
 
 def test_empty_batch_and_classes() -> None:
-    x = torch.zeros(2, 5, 0, device=DEVICE)
-    res = _run(x, 2)
+    res = _run(torch.zeros(2, 5, 0, device=DEVICE), 2)
     assert res.values.shape == (2, 0) and res.indices.shape == (2, 2, 0)
+    res = _run(torch.zeros(0, 5, 3, device=DEVICE), 2)
+    assert res.values.shape == (0, 3) and res.indices.shape == (0, 2, 3)
 
 
 def test_torch_path_never_imports_triton() -> None:
@@ -245,6 +249,61 @@ def test_torch_path_never_imports_triton() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
 
 
+# Compiles the kernel for sm_90 without a GPU. The interpreter runs the kernel as plain
+# Python, so it accepts code the compiler rejects (it did: a constexpr rebound in a loop).
+# Exit code 3: this Triton lacks the ahead-of-time API or ptxas, and the test is skipped.
+_COMPILE_FOR_SM90 = r"""
+import sys
+try:
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+except ImportError as exc:
+    print(f"no ahead-of-time compile API: {exc}")
+    sys.exit(3)
+from wtal_blocks.kernels import topk_triton as m
+
+kernel = m._topk_mean_kernel
+for dtype, log_t, log_k, block_c, has_mask in [
+    ("fp32", 6, 3, 4, True), ("fp64", 5, 5, 1, False), ("bf16", 3, 1, 2, True)
+]:
+    types = {"scores_ptr": f"*{dtype}", "mask_ptr": "*u8", "k_ptr": "*i64",
+             "values_ptr": f"*{dtype}", "indices_ptr": "*i64"}
+    const = {"HAS_MASK": has_mask, "ACC_FP64": dtype == "fp64", "BLOCK_C": block_c,
+             "LOG_T": log_t, "LOG_K": log_k}
+    names = kernel.arg_names
+    signature = {n: "constexpr" if n in const else types.get(n, "i32") for n in names}
+    try:
+        src = ASTSource(fn=kernel, signature=signature,
+                        constexprs={(names.index(n),): v for n, v in const.items()})
+    except TypeError as exc:
+        print(f"unknown ASTSource signature: {exc}")
+        sys.exit(3)
+    try:
+        triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 2})
+    except Exception as exc:  # compile errors fail the test; a missing assembler skips it
+        if "ptxas" in str(exc) and "CompilationError" not in type(exc).__name__:
+            print(f"no ptxas: {exc}")
+            sys.exit(3)
+        raise
+"""
+
+
+def test_kernel_compiles_for_sm90_without_a_gpu() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # silences a deprecation warning
+    proc = subprocess.run(
+        [sys.executable, "-c", _COMPILE_FOR_SM90],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode == 3:
+        pytest.skip(proc.stdout.strip())
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("shape", [(16, 750, 20), (16, 4096, 200), (2, 8192, 8)])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
@@ -253,9 +312,10 @@ def test_large_shapes_on_cuda(shape: tuple[int, int, int], dtype: torch.dtype) -
         pytest.skip("needs a CUDA device (the interpreter is too slow for these shapes)")
     b, t, c = shape
     g = torch.Generator(device="cuda").manual_seed(7)
-    # a random permutation of 0..T-1 per row: no ties, so selections and gradients must
-    # agree with torch.topk exactly (fp16 cannot hold T distinct values: values only)
-    x = torch.rand(shape, generator=g, device="cuda").argsort(dim=1).to(dtype)
+    # a random permutation of 0..T-1 per row (scaled: the torch path sums in fp16): no ties,
+    # so selections and gradients must agree with torch.topk exactly (fp16 cannot hold T
+    # distinct values: values only)
+    x = (torch.rand(shape, generator=g, device="cuda").argsort(dim=1) / t).to(dtype)
     distinct = dtype != torch.float16
     lengths = torch.randint(t // 2, t + 1, (b,), device="cuda", generator=g)
     for mask in (None, torch.arange(t, device="cuda")[None, :] < lengths[:, None]):
