@@ -19,8 +19,8 @@ pairs:
    union form a bitonic sequence) and bitonic-merge them, halving the row until one sorted
    run of ``K_pow`` pairs is left.
 
-This costs about ``T·log²(K_pow)/2 + 2·T·log(K_pow)`` compare-exchanges instead of a full
-sort's ``T·log²(T)/2``, needs no scratch memory and no atomics, and the whole row stays in
+This costs about ``T·log²(K_pow)/2 + T·(log(K_pow) + 1)`` compare-exchanges (the row halves
+at every level of step 2) instead of a full sort's ``T·log²(T)/2``, needs no scratch memory and no atomics, and the whole row stays in
 registers. The comparator is an explicit lexicographic order on (score, -index), so the
 result is one fully defined permutation; this is also what lets fp64 work exactly (a packed
 "value bits | index" int64 key has no room for the index next to 64 value bits). The
