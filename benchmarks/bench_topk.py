@@ -1,0 +1,103 @@
+"""Top-k MIL pooling (Eq. 1): the Triton kernel against ``torch.topk`` + mean, in one run.
+
+Usage::
+
+    python benchmarks/bench_topk.py
+
+Shapes: THUMOS14-like ``(16, 750, 20)`` and ActivityNet-scale ``(16, 4096, 200)``, with UM's
+``k = T // 9``. Goals (issue 6): within 1.5x of torch at the small shape, faster at the large
+one. Rows time the kernel path ``topk_mil_pooling(x, ratio=9, backend="triton")`` with the
+value checks off (they read the device and cost the same for every backend; the last column
+shows the default, checks on) against the bare ``torch.topk(x, k, dim=1).values.mean(1)``,
+forward and forward+backward. Without CUDA only the torch baseline is timed: the Triton
+interpreter is a correctness tool, not a performance path.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+try:  # imported from the repository root (``import benchmarks.bench_topk``)
+    from benchmarks._timing import best_of, print_table
+except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0], the repo root is not
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks._timing import best_of, print_table
+
+from wtal_blocks._validation import set_validation
+from wtal_blocks.pooling import k_from_ratio, topk_mil_pooling
+
+SHAPES = [(16, 750, 20), (16, 4096, 200)]
+DTYPES = [torch.float32, torch.float16]
+RATIO = 9
+HEADERS = [
+    "shape (B,T,C)",
+    "k",
+    "dtype",
+    "pass",
+    "torch ms",
+    "triton ms",
+    "triton/torch",
+    "triton+checks ms",
+]
+
+
+def _forward_backward(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> None:
+    out = fn(x)
+    torch.autograd.grad(out, x, torch.ones_like(out))
+
+
+def run_gpu_benchmark(*, repeat: int = 10, number: int = 20) -> list[list[Any]]:
+    """Time both paths on every shape and dtype, print the table and return its rows.
+
+    Rows follow :data:`HEADERS`; times are the best of ``repeat`` rounds of ``number`` calls,
+    in milliseconds. Without CUDA the Triton columns are ``None``.
+    """
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    sync = torch.cuda.synchronize if cuda else None
+    if not cuda:
+        print("bench_topk: the Triton kernel needs CUDA; timing the torch baseline only (CPU)")
+        repeat, number = 3, 1
+    rows: list[list[Any]] = []
+    for shape in SHAPES:
+        k = int(k_from_ratio(shape[1], RATIO))
+        for dtype in DTYPES:
+            if not cuda and dtype == torch.float16:
+                continue  # CPU half top-k says nothing about the GPU
+            x = torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
+
+            def torch_path(s: torch.Tensor, k: int = k) -> torch.Tensor:
+                return torch.topk(s, k, dim=1).values.mean(1)
+
+            def triton_path(s: torch.Tensor) -> torch.Tensor:
+                return topk_mil_pooling(s, ratio=RATIO, backend="triton")
+
+            for name, run in (
+                ("fwd", lambda fn, x=x: fn(x.detach())),
+                ("fwd+bwd", lambda fn, x=x: _forward_backward(fn, x)),
+            ):
+
+                def timed(fn: Callable[[torch.Tensor], torch.Tensor], run: Any = run) -> float:
+                    return best_of(lambda: run(fn), repeat=repeat, number=number, sync=sync) * 1e3
+
+                base = timed(torch_path)
+                ours = checked = None
+                if cuda:
+                    with set_validation(False):
+                        ours = timed(triton_path)
+                    checked = timed(triton_path)
+                ratio = ours / base if ours is not None else None
+                rows.append(
+                    [shape, k, str(dtype).removeprefix("torch."), name, base, ours, ratio, checked]
+                )
+    print_table(HEADERS, rows)
+    return rows
+
+
+if __name__ == "__main__":
+    run_gpu_benchmark()
