@@ -337,3 +337,10 @@ def test_large_shapes_on_cuda(shape: tuple[int, int, int], dtype: torch.dtype) -
             grads.append(xg.grad)
         if distinct:
             torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_torch_path_limit_constant_matches_kernel() -> None:
+    from wtal_blocks import pooling
+    from wtal_blocks.kernels import topk_triton
+
+    assert pooling._TRITON_MAX_TIME == topk_triton.MAX_TIME

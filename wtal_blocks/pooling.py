@@ -15,13 +15,14 @@ video then uses its own valid length, and padding never enters a result.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from ._validation import check_finite, check_mask, check_rank, shape_str, valid_lengths
-from .kernels.dispatch import Backend, resolve_backend
+from .kernels.dispatch import BACKEND_ENV_VAR, Backend, resolve_backend
 
 __all__ = [
     "TopKMILPooling",
@@ -122,6 +123,13 @@ def _resolve_k(
     return k_t, int(k_t.max()) if batch else 0
 
 
+_TRITON_MAX_TIME = 8192  # kernels.topk_triton.MAX_TIME, inlined so the torch path never imports triton
+
+
+def _explicit_triton(backend: str | None) -> bool:
+    return (backend if backend is not None else os.environ.get(BACKEND_ENV_VAR, "auto")) == "triton"
+
+
 def masked_topk(
     x: Tensor,
     k: Tensor,
@@ -190,7 +198,9 @@ def topk_mil_pooling_with_indices(
     """
     lengths, _, t = _validate_scores(scores, mask)
     k_t, k_max = _resolve_k("topk_mil_pooling", k, ratio, lengths, t, mask is not None)
-    if resolve_backend(backend, scores.device) == "triton":
+    chosen = resolve_backend(backend, scores.device)
+    # "auto" falls back to torch beyond the kernel's length limit; an explicit "triton" raises
+    if chosen == "triton" and (t <= _TRITON_MAX_TIME or _explicit_triton(backend)):
         from .kernels.topk_triton import topk_mean_triton
 
         values, indices = topk_mean_triton(scores, k_t, k_max, mask)

@@ -43,8 +43,10 @@ __all__ = [
     "EvalReport",
     "RunRefused",
     "TrainResult",
+    "build_dataset",
     "build_datasets",
     "build_model",
+    "evaluate_checkpoint",
     "evaluate_model",
     "resolve_device",
     "train_um",
@@ -118,31 +120,45 @@ def resolve_device(spec: str) -> torch.device:
     return torch.device(spec)
 
 
-def build_datasets(config: UMConfig) -> tuple[FeatureDataset, FeatureDataset]:
-    """Training (random sampling) and test (uniform sampling) datasets of ``config.dataset``."""
+def build_dataset(config: UMConfig, train: bool) -> FeatureDataset:
+    """The training (random sampling) or test (uniform sampling) dataset of ``config.dataset``."""
     if config.dataset == "thumos14":
         from ..data.thumos14 import ThumosFeatures
 
-        common = {"modal": config.modal, "num_segments": config.segments, "seed": config.seed}
-        return (
-            ThumosFeatures(config.data_root, "train", **common),  # type: ignore[arg-type]
-            ThumosFeatures(config.data_root, "test", **common),  # type: ignore[arg-type]
+        return ThumosFeatures(
+            config.data_root,
+            "train" if train else "test",
+            modal=config.modal,
+            num_segments=config.segments,
+            seed=config.seed,
         )
     if config.dataset in ("anet12", "anet13"):
         from ..data.activitynet import ActivityNetFeatures
 
-        return (
-            ActivityNetFeatures.from_root(config.data_root, "training", config.dataset, modal=config.modal, num_segments=config.segments, seed=config.seed),
-            ActivityNetFeatures.from_root(config.data_root, "validation", config.dataset, modal=config.modal, num_segments=config.segments, seed=config.seed),
+        return ActivityNetFeatures.from_root(
+            config.data_root,
+            "training" if train else "validation",
+            config.dataset,
+            modal=config.modal,
+            num_segments=config.segments,
+            seed=config.seed,
         )
     if config.dataset == "synthetic":
         from ..data.synthetic import SyntheticWTAL
 
-        return (
-            SyntheticWTAL("train", size=config.synthetic_size, num_segments=config.segments, seed=config.seed, data_seed=0, modal=config.modal),
-            SyntheticWTAL("test", size=config.synthetic_size, num_segments=config.segments, seed=config.seed, data_seed=0, modal=config.modal),
+        return SyntheticWTAL(
+            "train" if train else "test",
+            preset=config.synthetic_size,
+            num_segments=config.segments,
+            seed=config.seed,
+            modal=config.modal,
         )
     raise ValueError(f"unknown dataset {config.dataset!r}")
+
+
+def build_datasets(config: UMConfig) -> tuple[FeatureDataset, FeatureDataset]:
+    """Training and test datasets of ``config.dataset``."""
+    return build_dataset(config, True), build_dataset(config, False)
 
 
 def build_model(config: UMConfig, feature_dim: int, num_classes: int) -> UncertaintyModelingNet:
@@ -646,3 +662,36 @@ def train_um(
         log(final.table(f"FINAL model (step {final.step}) - report this number"))
         log(best.table(f"BEST evaluated step ({best.step}) - selected on the test set, optimistic"))
     return TrainResult(final=final, best=best, output_dir=out, history=history)
+
+
+def evaluate_checkpoint(
+    config: UMConfig,
+    checkpoint: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    log: Log = print,
+) -> EvalReport:
+    """The official test pipeline from a checkpoint: detect, write results, score.
+
+    Loads an official-format ``state_dict`` (or one of our training checkpoints) with
+    ``weights_only=True``, checks it against the dataset's feature size and class count, runs
+    the batched forward and post-processing on the test set (uniform sampling), writes the
+    ActivityNet-format results to ``output`` atomically and returns the report.
+    """
+    from ..models.um import load_official_checkpoint
+
+    device = resolve_device(config.device)
+    test_set = build_dataset(config, train=False)
+    model = load_official_checkpoint(
+        checkpoint,
+        feature_dim=test_set.feature_dim,
+        num_classes=test_set.num_classes,
+        map_location=device,
+        r_act=config.r_act,
+        r_bkg=config.r_bkg,
+        background_score=config.background_score,
+    )
+    report, results = evaluate_model(model, test_set, config, device, label="checkpoint")
+    atomic_write_text(Path(output), json.dumps(results))
+    log(f"wrote {sum(len(v) for v in results['results'].values())} detections of {len(results['results'])} videos to {output}")
+    return report
