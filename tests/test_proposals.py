@@ -8,7 +8,12 @@ import torch
 from hypothesis import given
 
 from tests.reference import proposals_reference as ref
-from wtal_blocks.proposals import UM_CAS_THRESHOLDS, UM_MAGNITUDE_THRESHOLDS, ProposalGenerator, VideoProposals
+from wtal_blocks.proposals import (
+    UM_CAS_THRESHOLDS,
+    UM_MAGNITUDE_THRESHOLDS,
+    ProposalGenerator,
+    VideoProposals,
+)
 
 f64 = torch.float64
 
