@@ -1,4 +1,10 @@
-"""Evaluation of temporal action localization (numpy only; never imports torch)."""
+"""Evaluation of temporal action localization (numpy only; never imports torch).
+
+* :mod:`.detection`: the ActivityNet detection protocol (:class:`DetectionMAP`,
+  :func:`evaluate_detection`, :func:`average_precision_detection`).
+* :mod:`.thumos14`: the official THUMOS'14 protocol (per-class files + ``Ambiguous``).
+* :mod:`.io`: ActivityNet JSON and THUMOS'14 text readers/writers.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +27,16 @@ from .io import (
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
+from .thumos14 import (
+    THUMOS14_OFFICIAL_TIOU_THRESHOLDS,
+    average_precision_thumos14,
+    evaluate_thumos14,
+)
 from .tiou import parse_tiou_thresholds, segment_tiou
 
 __all__ = [
     "ACTIVITYNET_TIOU_THRESHOLDS",
+    "THUMOS14_OFFICIAL_TIOU_THRESHOLDS",
     "THUMOS14_TIOU_THRESHOLDS",
     "DetectionMAP",
     "DetectionResult",
@@ -33,7 +45,9 @@ __all__ = [
     "Predictions",
     "Thumos14Annotations",
     "average_precision_detection",
+    "average_precision_thumos14",
     "evaluate_detection",
+    "evaluate_thumos14",
     "load_activitynet_ground_truth",
     "load_activitynet_results",
     "load_thumos14_annotations",
