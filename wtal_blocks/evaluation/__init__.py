@@ -3,12 +3,19 @@
 * :mod:`.detection`: the ActivityNet detection protocol (:class:`DetectionMAP`,
   :func:`evaluate_detection`, :func:`average_precision_detection`).
 * :mod:`.thumos14`: the official THUMOS'14 protocol (per-class files + ``Ambiguous``).
+* :mod:`.classification`: video-level classification mAP and the UM accuracy.
 * :mod:`.io`: ActivityNet JSON and THUMOS'14 text readers/writers.
 """
 
 from __future__ import annotations
 
 from .annotations import GroundTruth, Predictions, Thumos14Annotations
+from .classification import (
+    ClassificationMetrics,
+    classification_average_precision,
+    classification_map,
+    um_classification_accuracy,
+)
 from .detection import (
     ACTIVITYNET_TIOU_THRESHOLDS,
     THUMOS14_TIOU_THRESHOLDS,
@@ -38,6 +45,7 @@ __all__ = [
     "ACTIVITYNET_TIOU_THRESHOLDS",
     "THUMOS14_OFFICIAL_TIOU_THRESHOLDS",
     "THUMOS14_TIOU_THRESHOLDS",
+    "ClassificationMetrics",
     "DetectionMAP",
     "DetectionResult",
     "EvaluationInputError",
@@ -46,6 +54,8 @@ __all__ = [
     "Thumos14Annotations",
     "average_precision_detection",
     "average_precision_thumos14",
+    "classification_average_precision",
+    "classification_map",
     "evaluate_detection",
     "evaluate_thumos14",
     "load_activitynet_ground_truth",
@@ -55,6 +65,7 @@ __all__ = [
     "read_thumos14_class_list",
     "read_thumos14_results",
     "segment_tiou",
+    "um_classification_accuracy",
     "write_activitynet_ground_truth",
     "write_activitynet_results",
 ]
