@@ -5,6 +5,7 @@
 * :mod:`.thumos14`: the official THUMOS'14 protocol (per-class files + ``Ambiguous``).
 * :mod:`.classification`: video-level classification mAP and the UM accuracy.
 * :mod:`.io`: ActivityNet JSON and THUMOS'14 text readers/writers.
+* :mod:`.cli`: the ``wtal-eval`` command.
 """
 
 from __future__ import annotations
