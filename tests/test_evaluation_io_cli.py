@@ -23,6 +23,7 @@ from wtal_blocks.evaluation import (
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
+from wtal_blocks.evaluation import io as evaluation_io
 from wtal_blocks.evaluation.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def test_ground_truth_subset_and_string_segments(files: tuple[Path, Path]) -> No
         load_activitynet_ground_truth(files[0], subset="validation")
 
 
-def test_results_round_trip_and_atomic_write(tmp_path: Path, files: tuple[Path, Path]) -> None:
+def test_results_round_trip_and_atomic_write(tmp_path: Path, files: tuple[Path, Path], json_backend: str) -> None:
     preds = load_activitynet_results(files[1])
     assert preds.video_ids == ("v1", "v2") and len(preds) == 3
     assert preds.label_names == ("jump", "run")
@@ -119,8 +120,18 @@ BAD_RESULTS = [
 ]
 
 
+@pytest.fixture(params=["stdlib json", "orjson when installed"])
+def json_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the stdlib decoder forced, and with the default (orjson if importable)."""
+    if request.param == "stdlib json":
+        monkeypatch.setattr(evaluation_io, "_fast_loads", lambda: None)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(("doc", "message", "field"), BAD_RESULTS)
-def test_bad_results_name_file_video_and_field(tmp_path: Path, doc: Any, message: str, field: str | None) -> None:
+def test_bad_results_name_file_video_and_field(
+    tmp_path: Path, doc: Any, message: str, field: str | None, json_backend: str
+) -> None:
     path = _write(tmp_path / "pred.json", doc)
     with pytest.raises(EvaluationInputError, match=message) as info:
         load_activitynet_results(path)
