@@ -308,3 +308,18 @@ def test_metric_object_on_real_files_equals_functional_core(shared_data: Path) -
         metric.update(name, preds.segments[m], preds.scores[m], [preds.label_names[i] for i in preds.labels[m]])
     expected = evaluate_detection(gt, preds, "0.1:0.7:0.1")
     assert metric.compute().ap.tolist() == expected.ap.tolist()
+
+
+@pytest.mark.parametrize("offset", [-50.0, 1e6, 1.7e9])
+def test_large_or_negative_coordinates_match_reference(offset: float) -> None:
+    # the candidate search uses a float key (group * width + start); far from 0 it must stay exact
+    rng = np.random.default_rng(11)
+    gts = [(int(rng.integers(0, 3)), int(rng.integers(0, 2)), offset + float(rng.integers(0, 80)), float(rng.integers(0, 9))) for _ in range(30)]
+    preds = [
+        (int(rng.integers(0, 4)), int(rng.integers(0, 2)), offset + float(rng.integers(0, 80)), float(rng.integers(0, 12)), float(rng.integers(0, 9)))
+        for _ in range(300)
+    ]
+    thresholds = [0.1, 0.5, 0.9]
+    ap, ref_ap, _ = _run_both(gts, preds, thresholds)
+    for c in (0, 1):
+        np.testing.assert_allclose(ap[c], ref_ap[str(c)], rtol=0, atol=1e-12)

@@ -183,6 +183,17 @@ def test_empty_prediction_file_gives_zero_ap(files: tuple[Path, Path], tmp_path:
     assert result.ap.tolist() == [[0.0], [0.0]] and result.mAP.tolist() == [0.0]
 
 
+@pytest.mark.parametrize("content", ["", "  \n"])
+def test_empty_prediction_file_in_the_cli(
+    files: tuple[Path, Path], tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _write(tmp_path / "empty.json", content)
+    assert main([str(files[0]), str(empty), "--tiou", "0.5", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["ap"] == {"jump": [0.0], "run": [0.0]}
+    assert "holds no prediction" in captured.err
+
+
 def test_ground_truth_without_instances_is_an_error(tmp_path: Path) -> None:
     gt = load_activitynet_ground_truth(_write(tmp_path / "g.json", {"database": {"v": {"subset": "test", "annotations": []}}}))
     assert isinstance(gt, GroundTruth) and len(gt) == 0

@@ -146,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvaluationInputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    if result.n_predictions == 0 and not result.n_skipped:
+        print(f"{PROG}: note: {args.predictions} holds no prediction: every AP is 0", file=sys.stderr)
     if result.n_skipped:
         print(
             f"{PROG}: skipped {result.n_skipped} prediction(s) whose label is not a ground-truth class",

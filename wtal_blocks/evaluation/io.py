@@ -73,14 +73,19 @@ def _fast_loads() -> Any:
     return orjson.loads
 
 
-def _read_json(path: PathLike, what: str) -> Any:
+def _read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
+    """Decode a JSON file; ``empty`` (if not None) stands for a whitespace-only file."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except FileNotFoundError:
         raise EvaluationInputError(f"{what} file not found", path=p) from None
+    except IsADirectoryError:
+        raise EvaluationInputError(f"expected a {what} file, got a folder", path=p) from None
     except OSError as exc:
         raise EvaluationInputError(f"cannot read {what} file: {exc.strerror or exc}", path=p) from None
+    if empty is not None and not data.strip():
+        return empty
     with _gc_paused():
         fast = _fast_loads()
         if fast is not None:
@@ -296,7 +301,8 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
 def load_activitynet_results(path: PathLike) -> Predictions:
     """Read ActivityNet JSON results (``{"results": {video: [{label, score, segment}]}}``).
 
-    An empty ``results`` object is valid (no predictions: every AP is 0).
+    An empty ``results`` object, or an empty (whitespace-only) file, is valid: no predictions,
+    so every AP is 0.
 
     Raises:
         EvaluationInputError: unreadable or malformed file, missing ``results``, or a bad
@@ -307,7 +313,7 @@ def load_activitynet_results(path: PathLike) -> Predictions:
     # The collector stays off until the decoded document is freed: every collection would
     # otherwise traverse the ~3 container objects per prediction that json creates.
     with _gc_paused():
-        doc = _read_json(p, "results")
+        doc = _read_json(p, "results", empty={"results": {}})
         if not isinstance(doc, dict) or "results" not in doc:
             raise EvaluationInputError('missing "results": not an ActivityNet results file', path=p)
         results = doc["results"]
@@ -463,7 +469,8 @@ def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thum
 
     Args:
         directory: folder with ``detclasslist.txt``, ``CLASS_<subset>.txt`` for every listed
-            class and ``Ambiguous_<subset>.txt``.
+            class and ``Ambiguous_<subset>.txt`` (when that file is absent, no segment is
+            ambiguous).
         subset: ``"test"`` or ``"val"`` (the file-name suffix).
     """
     root = Path(directory)
