@@ -86,6 +86,9 @@ def test_results_round_trip_and_atomic_write(tmp_path: Path, files: tuple[Path, 
     assert again.scores.tolist() == preds.scores.tolist()
     assert [again.label_names[i] for i in again.labels] == [preds.label_names[i] for i in preds.labels]
     assert sorted(p.name for p in out.parent.iterdir()) == ["copy.json"]  # no temporary left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0o600
     gt = load_activitynet_ground_truth(files[0])
     write_activitynet_ground_truth(tmp_path / "gt2.json", gt)
     gt2 = load_activitynet_ground_truth(tmp_path / "gt2.json")

@@ -353,15 +353,26 @@ def _results_arrays(results: dict[str, Any], p: Path) -> Predictions:
 
 
 def _write_json_atomic(path: PathLike, payload: Any) -> None:
-    """Write JSON via a temporary file in the same folder and ``os.replace`` (atomic)."""
+    """Write JSON via a temporary file in the same folder and ``os.replace`` (atomic).
+
+    Readers see the old file or the new one, never half of it. The new file gets the mode of
+    the file it replaces, else the usual ``0o666 & ~umask`` (``mkstemp`` alone would leave 0o600).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         try:
