@@ -27,6 +27,7 @@ so the interpolated precision at a recall step is the maximum over later true po
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -398,7 +399,7 @@ class DetectionMAP:
     @classmethod
     def from_ground_truth(
         cls,
-        ground_truth: GroundTruth | str | Any,
+        ground_truth: GroundTruth | str | os.PathLike[str],
         tiou_thresholds: ThresholdSpec = ACTIVITYNET_TIOU_THRESHOLDS,
         *,
         subset: str | None = "auto",
