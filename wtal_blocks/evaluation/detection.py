@@ -237,11 +237,11 @@ class DetectionResult:
         }
 
     def format_table(self, n_extreme: int = 3) -> str:
-        """A readable table: mAP (%) per threshold, the average, worst and best classes."""
-        lines = ["  tIoU   mAP (%)"]
+        """A readable table: mAP per threshold (fraction and %), the average, worst and best classes."""
+        lines = [f"  {'tIoU':<5}  {'mAP':>9}  {'%':>6}"]
         for t, v in zip(self.tiou_thresholds.tolist(), self.mAP.tolist(), strict=True):
-            lines.append(f"  {t:<5g}  {100 * v:7.2f}")
-        lines.append(f"  avg    {100 * self.average_mAP:7.2f}")
+            lines.append(f"  {t:<5g}  {v:9.6f}  {100 * v:6.2f}")
+        lines.append(f"  avg    {self.average_mAP:9.6f}  {100 * self.average_mAP:6.2f}")
         if self.class_names:
             mean_ap = self.ap.mean(axis=1)
             order = np.argsort(mean_ap, kind="stable")
