@@ -1,0 +1,290 @@
+"""File formats, input errors and the ``wtal-eval`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from wtal_blocks.evaluation import (
+    EvaluationInputError,
+    GroundTruth,
+    Predictions,
+    evaluate_detection,
+    load_activitynet_ground_truth,
+    load_activitynet_results,
+    read_thumos14_results,
+    write_activitynet_ground_truth,
+    write_activitynet_results,
+)
+from wtal_blocks.evaluation import io as evaluation_io
+from wtal_blocks.evaluation.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+GT_DOC = {
+    "database": {
+        "v1": {"subset": "test", "annotations": [
+            {"label": "jump", "segment": ["0.0", "10.0"]},  # strings, as in THUMOS'14 gt.json
+            {"label": "run", "segment": [20, 30]},
+        ]},
+        "v2": {"subset": "test", "duration": 50.0, "annotations": [{"label": "jump", "segment": [5.0, 9.0]}]},
+        "v3": {"subset": "train", "annotations": [{"label": "swim", "segment": [0.0, 1.0]}]},
+    }
+}
+
+
+def _pred(label: str, score: Any, segment: Any) -> dict[str, Any]:
+    return {"label": label, "score": score, "segment": segment}
+
+
+GOOD_RESULTS = {"results": {
+    "v1": [_pred("jump", 0.9, [0.0, 8.0]), _pred("run", 0.8, [21.0, 29.0])],
+    "v2": [_pred("jump", 0.6, [5.0, 7.0])],
+}}
+
+
+def _write(path: Path, doc: Any) -> Path:
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    return _write(tmp_path / "gt.json", GT_DOC), _write(tmp_path / "pred.json", GOOD_RESULTS)
+
+
+# ----------------------------------------------------------------------------- readers / writers
+
+
+def test_ground_truth_subset_and_string_segments(files: tuple[Path, Path]) -> None:
+    gt = load_activitynet_ground_truth(files[0])  # auto: "test"
+    assert gt.subset == "test" and gt.video_ids == ("v1", "v2")
+    assert gt.class_names == ("jump", "run")
+    assert gt.segments.tolist() == [[0.0, 10.0], [20.0, 30.0], [5.0, 9.0]]
+    assert gt.durations == {"v2": 50.0}
+    everything = load_activitynet_ground_truth(files[0], subset=None)
+    assert everything.class_names == ("jump", "run", "swim")
+    with pytest.raises(EvaluationInputError, match=r"subset 'validation' has no videos; subsets present: 'test' \(2 videos\), 'train' \(1 videos\)"):
+        load_activitynet_ground_truth(files[0], subset="validation")
+
+
+def test_results_round_trip_and_atomic_write(tmp_path: Path, files: tuple[Path, Path], json_backend: str) -> None:
+    preds = load_activitynet_results(files[1])
+    assert preds.video_ids == ("v1", "v2") and len(preds) == 3
+    assert preds.label_names == ("jump", "run")
+    out = tmp_path / "sub" / "copy.json"
+    write_activitynet_results(out, preds)
+    again = load_activitynet_results(out)
+    assert again.segments.tolist() == preds.segments.tolist()
+    assert again.scores.tolist() == preds.scores.tolist()
+    assert [again.label_names[i] for i in again.labels] == [preds.label_names[i] for i in preds.labels]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["copy.json"]  # no temporary left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0o600
+    gt = load_activitynet_ground_truth(files[0])
+    write_activitynet_ground_truth(tmp_path / "gt2.json", gt)
+    gt2 = load_activitynet_ground_truth(tmp_path / "gt2.json")
+    assert gt2.segments.tolist() == gt.segments.tolist() and gt2.class_names == gt.class_names
+
+
+def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
+    target = _write(tmp_path / "r.json", GOOD_RESULTS)
+    bad = Predictions(("v",), ("a",), np.zeros((1, 2)), np.array([object()]), np.zeros(1, np.int64), np.zeros(1, np.int64))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        write_activitynet_results(target, bad)
+    assert json.loads(target.read_text()) == GOOD_RESULTS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+BAD_RESULTS = [
+    ("{not json", r"malformed JSON at line 1 column 2", None),
+    ({"database": {}}, r'missing "results"', None),
+    ({"results": []}, r'"results" must be an object', None),
+    ({"results": {"v1": {}}}, r"video 'v1': expected a list of predictions", None),
+    ({"results": {"v1": [_pred("jump", 0.5, [3.0, 1.0])]}}, r"video 'v1', item 0, field 'segment': .*end < start", "segment"),
+    ({"results": {"v1": [_pred("jump", 0.5, [0.0, 1.0]), _pred("jump", 0.5, [float("nan"), 1.0])]}}, r"item 1, field 'segment': .*not finite", "segment"),
+    ({"results": {"v1": [_pred("jump", 0.5, [0.0, float("inf")])]}}, r"field 'segment': .*not finite", "segment"),
+    ({"results": {"v1": [_pred("jump", "high", [0.0, 1.0])]}}, r"field 'score': expected a number, got 'high'", "score"),
+    ({"results": {"v1": [_pred("jump", True, [0.0, 1.0])]}}, r"field 'score': expected a number, got true", "score"),
+    ({"results": {"v1": [_pred("jump", None, [0.0, 1.0])]}}, r"field 'score': expected a number, got null", "score"),
+    ({"results": {"v1": [_pred("jump", 0.5, [0.0, True])]}}, r"field 'segment': expected a number, got true", "segment"),
+    ({"results": {"v1": [_pred("jump", 0.5, [0.0, 1.0, 2.0])]}}, r"field 'segment': expected \[start, end\]", "segment"),
+    ({"results": {"v1": [{"label": "jump", "segment": [0.0, 1.0]}]}}, r"field 'score': missing", "score"),
+    ({"results": {"v1": [_pred(3, 0.5, [0.0, 1.0])]}}, r"field 'label': expected a class name", "label"),
+    ({"results": {"v1": [[0.0, 1.0]]}}, r"item 0: expected an object", None),
+]
+
+
+@pytest.fixture(params=["stdlib json", "orjson when installed"])
+def json_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the stdlib decoder forced, and with the default (orjson if importable)."""
+    if request.param == "stdlib json":
+        monkeypatch.setattr(evaluation_io, "_fast_loads", lambda: None)
+    return str(request.param)
+
+
+@pytest.mark.parametrize(("doc", "message", "field"), BAD_RESULTS)
+def test_bad_results_name_file_video_and_field(
+    tmp_path: Path, doc: Any, message: str, field: str | None, json_backend: str
+) -> None:
+    path = _write(tmp_path / "pred.json", doc)
+    with pytest.raises(EvaluationInputError, match=message) as info:
+        load_activitynet_results(path)
+    assert str(info.value).startswith(str(path))
+    assert info.value.field == field
+
+
+def test_numeric_strings_are_accepted_as_numbers(tmp_path: Path) -> None:
+    path = _write(tmp_path / "p.json", {"results": {"v": [_pred("jump", "0.5", ["1", "2.5"])]}})
+    preds = load_activitynet_results(path)
+    assert preds.scores.tolist() == [0.5] and preds.segments.tolist() == [[1.0, 2.5]]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"results": {}}, r'missing "database"'),
+        ({"database": {"v": {"subset": "test", "annotations": [{"label": "a", "segment": [2, 1]}]}}}, r"video 'v', item 0, field 'segment'.*end < start"),
+        ({"database": {"v": {"subset": "test", "annotations": [{"segment": [0, 1]}]}}}, r"field 'label': missing"),
+    ],
+)
+def test_bad_ground_truth(tmp_path: Path, doc: Any, message: str) -> None:
+    with pytest.raises(EvaluationInputError, match=message):
+        load_activitynet_ground_truth(_write(tmp_path / "gt.json", doc))
+
+
+def test_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(EvaluationInputError, match="results file not found"):
+        load_activitynet_results(tmp_path / "nope.json")
+    with pytest.raises(EvaluationInputError, match="results file not found"):
+        read_thumos14_results(tmp_path / "nope.txt")
+
+
+def test_thumos_text_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.txt"
+    path.write_text("video_test_1 0 10 7 0.9\nvideo_test_1 0 ten 7 0.9\n")
+    with pytest.raises(EvaluationInputError, match=r"r.txt: video 'video_test_1', field 'end': line 2: 'ten' is not a number"):
+        read_thumos14_results(path)
+    path.write_text("video_test_1 0 10 7\n")
+    with pytest.raises(EvaluationInputError, match="line 1: expected 'video start end class_id score'"):
+        read_thumos14_results(path)
+    path.write_text("")
+    assert len(read_thumos14_results(path)) == 0
+
+
+def test_empty_prediction_file_gives_zero_ap(files: tuple[Path, Path], tmp_path: Path) -> None:
+    gt = load_activitynet_ground_truth(files[0])
+    result = evaluate_detection(gt, load_activitynet_results(_write(tmp_path / "e.json", {"results": {}})), "0.5")
+    assert result.ap.tolist() == [[0.0], [0.0]] and result.mAP.tolist() == [0.0]
+
+
+@pytest.mark.parametrize("content", ["", "  \n"])
+def test_empty_prediction_file_in_the_cli(
+    files: tuple[Path, Path], tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _write(tmp_path / "empty.json", content)
+    assert main([str(files[0]), str(empty), "--tiou", "0.5", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["ap"] == {"jump": [0.0], "run": [0.0]}
+    assert "holds no prediction" in captured.err
+
+
+def test_ground_truth_without_instances_is_an_error(tmp_path: Path) -> None:
+    gt = load_activitynet_ground_truth(_write(tmp_path / "g.json", {"database": {"v": {"subset": "test", "annotations": []}}}))
+    assert isinstance(gt, GroundTruth) and len(gt) == 0
+    with pytest.raises(EvaluationInputError, match="no action instance"):
+        evaluate_detection(gt, load_activitynet_results(_write(tmp_path / "e.json", {"results": {}})))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_json_is_one_object_with_the_schema(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(files[0]), str(files[1]), "--tiou", "0.1:0.5:0.2", "--json"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)  # exactly one JSON document
+    assert out.count("\n") == 1
+    assert list(doc) == ["tiou_thresholds", "mAP", "average_mAP", "ap"]
+    assert doc["tiou_thresholds"] == [0.1, 0.3, 0.5]
+    expected = evaluate_detection(load_activitynet_ground_truth(files[0]), load_activitynet_results(files[1]), "0.1:0.5:0.2")
+    assert doc["mAP"] == expected.mAP.tolist() and doc["average_mAP"] == expected.average_mAP
+    assert doc["ap"] == {"jump": expected.ap[0].tolist(), "run": expected.ap[1].tolist()}
+
+
+def test_cli_human_table(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(files[0]), str(files[1]), "--tiou", "0.3,0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "subset 'test'" in out and "tIoU" in out and "avg" in out
+    assert "worst classes" in out and "best classes" in out and "jump" in out
+
+
+def test_cli_unknown_labels(files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = {"results": {"v1": [_pred("jump", 0.9, [0.0, 8.0]), _pred("dance", 0.8, [1.0, 2.0]), _pred("dance", 0.7, [1.0, 2.0])]}}
+    pred = _write(tmp_path / "u.json", doc)
+    assert main([str(files[0]), str(pred), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(pred) in err and "video 'v1', item 1, field 'label'" in err and "'dance'" in err
+    assert main([str(files[0]), str(pred), "--json", "--ignore-unknown-labels"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 2 prediction(s)" in captured.err
+    json.loads(captured.out)
+
+
+def test_cli_subset_without_videos_lists_subsets(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(files[0]), str(files[1]), "--subset", "validation"]) == 2
+    assert "subsets present: 'test' (2 videos), 'train' (1 videos)" in capsys.readouterr().err
+
+
+def test_cli_thumos14_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    (ann / "detclasslist.txt").write_text("7 BaseballPitch\n")
+    (ann / "BaseballPitch_test.txt").write_text("video_test_1  0.0 10.0\nvideo_test_1  20.0 30.0\n")
+    (ann / "Ambiguous_test.txt").write_text("")
+    res = tmp_path / "res.txt"
+    res.write_text("video_test_1 0 10 7 0.9\nvideo_test_1 40 50 7 0.8\nvideo_test_1 20 30 7 0.7\n")
+    assert main([str(ann), str(res), "--protocol", "thumos14", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["tiou_thresholds"] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert doc["mAP"] == [pytest.approx((1 + 2 / 3) / 2)] * 5
+
+
+def test_cli_error_exits_2_without_traceback(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    bad = _write(tmp_path / "bad.json", "{\n  \"results\": {\"v1\": [}\n}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "wtal_blocks.evaluation.cli", str(files[0]), str(bad)],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(f"wtal-eval: error: {bad}: malformed JSON at line 2")
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_evaluator_import_path_does_not_import_torch() -> None:
+    code = "import sys, wtal_blocks.evaluation.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_cli_on_real_files(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = shared_data / "anet12" / "anet12_val_gt.json"
+    pred = shared_data / "results" / "autoloc_anet12_val.json"
+    assert main([str(gt), str(pred), "--json"]) == 0  # default subset and thresholds
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["tiou_thresholds"]) == 10 and abs(doc["average_mAP"] - 0.160391) < 1e-6
+    ann = shared_data / "thumos14" / "official_test_annotations"
+    turn = shared_data / "results" / "turn_flow_scnn_thumos14_test.txt"
+    assert main([str(ann), str(turn), "--protocol", "thumos14", "--tiou", "0.5", "--json"]) == 0
+    assert abs(100 * json.loads(capsys.readouterr().out)["mAP"][0] - 25.6) <= 0.05

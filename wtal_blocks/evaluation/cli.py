@@ -1,0 +1,161 @@
+"""``wtal-eval``: detection mAP from files, under the ActivityNet or the official THUMOS'14 protocol.
+
+Usage::
+
+    wtal-eval GT.json PRED.json [--subset test] [--tiou 0.1:0.7:0.1] [--json]
+    wtal-eval ANNOTATION_DIR RESULTS.txt --protocol thumos14 [--tiou 0.1:0.5:0.1] [--json]
+
+The human output is a table (mAP per threshold, the average, the worst and best classes);
+``--json`` prints exactly one JSON object ``{"tiou_thresholds", "mAP", "average_mAP", "ap"}``.
+Input errors print one line to stderr and exit with status 2 (no traceback).
+
+Only numpy is imported (never torch), so the command starts fast. New output options (a later
+``--plots DIR``) plug in as one more argument in :func:`_add_output_options` and one more step
+in :func:`_emit`, which receives the finished :class:`DetectionResult`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from .detection import ACTIVITYNET_TIOU_THRESHOLDS, DetectionResult, evaluate_detection
+from .errors import EvaluationInputError
+from .io import (
+    load_activitynet_ground_truth,
+    load_activitynet_results,
+    load_thumos14_annotations,
+    read_thumos14_results,
+)
+from .thumos14 import THUMOS14_OFFICIAL_TIOU_THRESHOLDS, evaluate_thumos14
+from .tiou import parse_tiou_thresholds
+
+__all__ = ["build_parser", "main"]
+
+PROG = "wtal-eval"
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object {tiou_thresholds, mAP, average_mAP, ap} instead of the table",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``wtal-eval``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Detection mAP of temporal action localization results. ActivityNet protocol "
+            "(default): GROUND_TRUTH and PREDICTIONS are ActivityNet JSON files. Official "
+            "THUMOS'14 protocol (--protocol thumos14): GROUND_TRUTH is the folder of per-class "
+            "annotation files with detclasslist.txt and Ambiguous_test.txt, PREDICTIONS the "
+            "text results 'video start end class_id score' (or ActivityNet JSON)."
+        ),
+    )
+    parser.add_argument("ground_truth", metavar="GROUND_TRUTH", help="GT.json, or the THUMOS'14 annotation folder")
+    parser.add_argument("predictions", metavar="PREDICTIONS", help="PRED.json, or THUMOS'14 text results")
+    parser.add_argument(
+        "--protocol", choices=("activitynet", "thumos14"), default="activitynet",
+        help="evaluation protocol (default: activitynet)",
+    )
+    parser.add_argument(
+        "--subset", default=None,
+        help="ground-truth subset. ActivityNet: default the file's only subset, else 'test' if "
+        "annotated (THUMOS'14 gt.json), else 'validation'. THUMOS'14: the annotation file "
+        "suffix, default 'test'",
+    )
+    parser.add_argument(
+        "--tiou", default=None, metavar="LO:HI:STEP",
+        help=f"tIoU thresholds, LO:HI:STEP (HI included) or a comma list (default: "
+        f"{ACTIVITYNET_TIOU_THRESHOLDS} for activitynet, {THUMOS14_OFFICIAL_TIOU_THRESHOLDS} for thumos14)",
+    )
+    parser.add_argument(
+        "--ignore-unknown-labels", action="store_true",
+        help="skip predictions whose label is not a ground-truth class (default: error)",
+    )
+    _add_output_options(parser)
+    return parser
+
+
+def _with_path(exc: EvaluationInputError, path: str) -> EvaluationInputError:
+    if exc.path is not None:
+        return exc
+    return EvaluationInputError(exc.reason, path=path, video=exc.video, index=exc.index, field=exc.field)
+
+
+def _evaluate(args: argparse.Namespace) -> tuple[DetectionResult, str]:
+    if args.protocol == "thumos14":
+        thresholds = parse_tiou_thresholds(args.tiou or THUMOS14_OFFICIAL_TIOU_THRESHOLDS)
+        annotations = load_thumos14_annotations(args.ground_truth, subset=args.subset or "test")
+        if str(args.predictions).lower().endswith(".json"):
+            predictions = load_activitynet_results(args.predictions)
+        else:
+            predictions = read_thumos14_results(args.predictions)
+        try:
+            result = evaluate_thumos14(
+                annotations, predictions, thresholds, ignore_unknown_labels=args.ignore_unknown_labels
+            )
+        except EvaluationInputError as exc:
+            raise _with_path(exc, args.predictions) from None
+        header = (
+            f"Official THUMOS'14 protocol: {args.predictions} vs {args.ground_truth} "
+            f"(subset {annotations.subset!r})\n"
+            f"  {len(annotations)} instances, {len(annotations.ambiguous_segments)} ambiguous segments, "
+            f"{len(result.class_names)} classes; {result.n_predictions} predictions"
+        )
+        return result, header
+    thresholds = parse_tiou_thresholds(args.tiou or ACTIVITYNET_TIOU_THRESHOLDS)
+    ground_truth = load_activitynet_ground_truth(args.ground_truth, subset=args.subset or "auto")
+    predictions = load_activitynet_results(args.predictions)
+    try:
+        result = evaluate_detection(
+            ground_truth, predictions, thresholds, ignore_unknown_labels=args.ignore_unknown_labels
+        )
+    except EvaluationInputError as exc:
+        raise _with_path(exc, args.predictions) from None
+    header = (
+        f"ActivityNet detection protocol: {args.predictions} vs {args.ground_truth} "
+        f"(subset {ground_truth.subset!r})\n"
+        f"  {len(ground_truth.video_ids)} videos, {len(ground_truth)} instances, "
+        f"{len(result.class_names)} classes; {result.n_predictions} predictions"
+    )
+    return result, header
+
+
+def _emit(result: DetectionResult, header: str, args: argparse.Namespace, out: TextIO) -> None:
+    if args.json:
+        out.write(json.dumps(result.to_dict()) + "\n")
+    else:
+        out.write(header + "\n" + result.format_table() + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``wtal-eval``; returns the exit status (0 ok, 2 bad input)."""
+    # A one-shot process that builds no reference cycles: the cyclic collector would only
+    # re-scan the decoded JSON (hundreds of thousands of containers) over and over.
+    gc.disable()
+    args = build_parser().parse_args(argv)
+    try:
+        result, header = _evaluate(args)
+    except EvaluationInputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    if result.n_predictions == 0 and not result.n_skipped:
+        print(f"{PROG}: note: {args.predictions} holds no prediction: every AP is 0", file=sys.stderr)
+    if result.n_skipped:
+        print(
+            f"{PROG}: skipped {result.n_skipped} prediction(s) whose label is not a ground-truth class",
+            file=sys.stderr,
+        )
+    _emit(result, header, args, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

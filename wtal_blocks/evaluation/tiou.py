@@ -1,0 +1,109 @@
+"""Temporal IoU thresholds and the segment tIoU of the ActivityNet protocol.
+
+Thresholds are written ``LO:HI:STEP`` (``0.1:0.7:0.1``) or as a comma list (``0.3,0.5``).
+They are parsed with :class:`decimal.Decimal`, so ``0.1:0.7:0.1`` gives exactly the doubles
+nearest to 0.1, 0.2, ..., 0.7 (no ``0.30000000000000004`` from accumulated float steps), and
+``HI`` is included whenever it lies on the grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import EvaluationInputError
+
+__all__ = ["format_tiou_thresholds", "parse_tiou_thresholds", "segment_tiou"]
+
+
+def _decimal(text: str, spec: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise EvaluationInputError(
+            f"tIoU thresholds {spec!r}: {text.strip()!r} is not a number", field="tiou"
+        ) from None
+    if not value.is_finite():
+        raise EvaluationInputError(f"tIoU thresholds {spec!r}: {text.strip()!r} is not finite", field="tiou")
+    return value
+
+
+def parse_tiou_thresholds(spec: str | float | Iterable[float]) -> NDArray[np.float64]:
+    """Parse tIoU thresholds into a sorted-as-given float64 array ``(T,)``.
+
+    Args:
+        spec: ``"LO:HI:STEP"`` (inclusive of ``HI`` when it is on the grid: ``LO + k*STEP``
+            computed in exact decimal arithmetic), a comma list ``"0.3,0.5"``, a single number,
+            or an iterable of numbers (returned as float64 unchanged).
+
+    Returns:
+        ``(T,)`` float64, each value the double nearest to the exact decimal.
+
+    Raises:
+        EvaluationInputError: malformed text, ``STEP <= 0``, ``LO > HI``, an empty list, a
+            repeated value, or a value outside ``[0, 1]``.
+    """
+    if isinstance(spec, str):
+        text = spec.strip()
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise EvaluationInputError(
+                    f"tIoU thresholds {spec!r}: expected LO:HI:STEP (e.g. 0.1:0.7:0.1)", field="tiou"
+                )
+            lo, hi, step = (_decimal(p, spec) for p in parts)
+            if step <= 0:
+                raise EvaluationInputError(f"tIoU thresholds {spec!r}: STEP must be > 0, got {step}", field="tiou")
+            if lo > hi:
+                raise EvaluationInputError(f"tIoU thresholds {spec!r}: LO {lo} is above HI {hi}", field="tiou")
+            count = int((hi - lo) / step) + 1
+            values = [float(lo + k * step) for k in range(count)]
+        else:
+            pieces = [p for p in text.split(",") if p.strip()]
+            if not pieces:
+                raise EvaluationInputError(f"tIoU thresholds {spec!r}: no value given", field="tiou")
+            values = [float(_decimal(p, spec)) for p in pieces]
+    elif isinstance(spec, (int, float)):
+        values = [float(spec)]
+    else:
+        values = [float(v) for v in spec]
+    out = np.asarray(values, dtype=np.float64)
+    if out.size == 0:
+        raise EvaluationInputError("tIoU thresholds: no value given", field="tiou")
+    if not np.all(np.isfinite(out)) or np.any(out < 0) or np.any(out > 1):
+        raise EvaluationInputError(f"tIoU thresholds must lie in [0, 1], got {out.tolist()}", field="tiou")
+    if np.unique(out).size != out.size:
+        raise EvaluationInputError(f"tIoU thresholds repeat a value: {out.tolist()}", field="tiou")
+    return out
+
+
+def format_tiou_thresholds(thresholds: ArrayLike) -> list[str]:
+    """Shortest decimal text of each threshold (``0.3`` rather than ``0.30000000000000004``)."""
+    return [repr(float(t)) for t in np.asarray(thresholds, dtype=np.float64).ravel()]
+
+
+def segment_tiou(segments_a: ArrayLike, segments_b: ArrayLike) -> NDArray[np.float64]:
+    """Pairwise temporal IoU of the ActivityNet protocol.
+
+    ``tIoU = max(0, min(e1, e2) - max(s1, s2)) / ((e1 - s1) + (e2 - s2) - intersection)``.
+    The union is 0 only for two zero-length segments; the tIoU is then defined as 0 (the
+    official code would produce NaN), so such a pair never matches.
+
+    Args:
+        segments_a: ``(N, 2)`` ``[start, end]`` with ``start <= end``.
+        segments_b: ``(M, 2)`` ``[start, end]``.
+
+    Returns:
+        ``(N, M)`` float64.
+    """
+    a = np.asarray(segments_a, dtype=np.float64).reshape(-1, 2)
+    b = np.asarray(segments_b, dtype=np.float64).reshape(-1, 2)
+    inter = np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    np.maximum(inter, 0.0, out=inter)
+    union = (b[None, :, 1] - b[None, :, 0]) + (a[:, None, 1] - a[:, None, 0]) - inter
+    out = np.zeros_like(inter)
+    np.divide(inter, union, out=out, where=union > 0)
+    return out
