@@ -39,6 +39,24 @@ _EXPORTS: dict[str, str] = {
     "UncertaintyModelingNet": "models",
     "UMOutput": "models",
     "load_official_checkpoint": "models",
+    # evaluation (numpy only; never imports torch)
+    "DetectionMAP": "evaluation",
+    "DetectionResult": "evaluation",
+    "evaluate_detection": "evaluation",
+    "average_precision_detection": "evaluation",
+    "evaluate_thumos14": "evaluation",
+    "average_precision_thumos14": "evaluation",
+    "ClassificationMetrics": "evaluation",
+    "classification_average_precision": "evaluation",
+    "classification_map": "evaluation",
+    "um_classification_accuracy": "evaluation",
+    "EvaluationInputError": "evaluation",
+    "parse_tiou_thresholds": "evaluation",
+    "load_activitynet_ground_truth": "evaluation",
+    "load_activitynet_results": "evaluation",
+    "write_activitynet_results": "evaluation",
+    "load_thumos14_annotations": "evaluation",
+    "read_thumos14_results": "evaluation",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -58,6 +76,25 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
+    from .evaluation import (
+        ClassificationMetrics,
+        DetectionMAP,
+        DetectionResult,
+        EvaluationInputError,
+        average_precision_detection,
+        average_precision_thumos14,
+        classification_average_precision,
+        classification_map,
+        evaluate_detection,
+        evaluate_thumos14,
+        load_activitynet_ground_truth,
+        load_activitynet_results,
+        load_thumos14_annotations,
+        parse_tiou_thresholds,
+        read_thumos14_results,
+        um_classification_accuracy,
+        write_activitynet_results,
+    )
     from .losses import (
         BackgroundEntropyLoss,
         UMObjective,

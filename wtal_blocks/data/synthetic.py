@@ -363,7 +363,7 @@ def write_official_layout(
     root = Path(root)
     database: dict[str, Any] = {}
     for split in ("train", "test"):
-        ds = SyntheticWTAL(split, preset=preset, data_seed=data_seed)  # type: ignore[arg-type]
+        ds = SyntheticWTAL(split, preset=preset, data_seed=data_seed)
         database.update(ds.ground_truth()["database"])
         for stream in ("rgb", "flow"):
             (root / "features" / split / stream).mkdir(parents=True, exist_ok=True)
