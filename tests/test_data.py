@@ -1,0 +1,172 @@
+"""Datasets: official sampling, THUMOS'14 layout, ActivityNet layout, padded batches, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+
+from wtal_blocks.data import (
+    THUMOS14_CLASSES,
+    ActivityNetFeatures,
+    DataError,
+    ThumosFeatures,
+    pad_collate,
+    random_perturb,
+    uniform_sampling,
+)
+
+
+def _official_random_perturb_bounds(length: int, t: int) -> list[tuple[int, int]]:
+    """Per index, the inclusive range the official loop draws from (written from the spec)."""
+    s = [i * length / t for i in range(t)]
+    out = []
+    for i in range(t):
+        if i < t - 1:
+            lo, hi = int(s[i]), int(s[i + 1])
+            out.append((lo, hi) if lo != hi else (lo, lo))
+        else:
+            lo = int(s[i])
+            out.append((lo, length - 1) if lo < length - 1 else (lo, lo))
+    return out
+
+
+@given(st.integers(1, 3000), st.integers(1, 800), st.integers(0, 2**31))
+def test_random_perturb_draws_within_official_ranges(length: int, t: int, seed: int) -> None:
+    idx = random_perturb(length, t, np.random.default_rng(seed))
+    assert idx.shape == (t,) and idx.dtype == np.int64
+    if length == t:
+        assert idx.tolist() == list(range(t))
+        return
+    for i, (lo, hi) in enumerate(_official_random_perturb_bounds(length, t)):
+        assert lo <= idx[i] <= hi
+
+
+def test_random_perturb_reaches_both_inclusive_ends() -> None:
+    rng = np.random.default_rng(0)
+    draws = np.stack([random_perturb(10, 5, rng) for _ in range(400)])
+    # slices [0,2], [2,4], [4,6], [6,8], last [8,9]
+    assert set(draws[:, 0].tolist()) == {0, 1, 2}
+    assert set(draws[:, 4].tolist()) == {8, 9}
+
+
+@given(st.integers(1, 3000), st.integers(1, 800))
+def test_uniform_sampling_matches_official(length: int, t: int) -> None:
+    idx = uniform_sampling(length, t)
+    if length <= t:
+        assert idx.tolist() == list(range(length))
+    else:
+        assert idx.tolist() == [int(np.floor(i * length / t)) for i in range(t)]
+
+
+def _write_thumos(root: Path, lengths: dict[str, int], *, feature_dim: int = 8, labels: dict[str, str] | None = None) -> Path:
+    db = {}
+    for split in ("train", "test"):
+        vids = [v for v in lengths if v.startswith(split)]
+        (root / f"split_{split}.txt").write_text("\n".join(vids) + "\n")
+        for stream in ("rgb", "flow"):
+            (root / "features" / split / stream).mkdir(parents=True, exist_ok=True)
+        for n, vid in enumerate(vids):
+            rng = np.random.default_rng(n)
+            for stream in ("rgb", "flow"):
+                np.save(root / "features" / split / stream / f"{vid}.npy", rng.random((lengths[vid], feature_dim), dtype=np.float32))
+            label = (labels or {}).get(vid, THUMOS14_CLASSES[n % 20])
+            db[vid] = {"subset": split, "annotations": [{"label": label, "segment": ["1.0", "2.5"]}]}
+    (root / "gt.json").write_text(json.dumps({"database": db}))
+    return root
+
+
+def test_thumos_layout_sampling_and_modalities(tmp_path: Path) -> None:
+    root = _write_thumos(tmp_path, {"train_a": 30, "train_b": 5, "test_a": 12, "test_b": 40})
+    train = ThumosFeatures(root, "train", num_segments=20, seed=3)
+    assert train.sampling == "random" and train.feature_dim == 16 and train.num_classes == 20
+    s = train[1]  # 5 segments stretched to 20 by repetition
+    assert s.features.shape == (20, 16) and s.num_segments == 5 and s.video_id == "train_b"
+    assert s.label.sum() == 1 and s.label[1] == 1
+    rgb = np.load(root / "features/train/rgb/train_b.npy")
+    flow = np.load(root / "features/train/flow/train_b.npy")
+    idx = train.sample_indices(1, 0)
+    np.testing.assert_array_equal(s.features.numpy(), np.concatenate([rgb, flow], 1)[idx])
+    # same (seed, epoch, video) -> same sample; another epoch -> another sample
+    assert torch.equal(train.get(0, 0).features, train.get(0, 0).features)
+    assert not torch.equal(train.get(0, 0).features, train.get(0, 1).features)
+    test = ThumosFeatures(root, "test", modal="flow", num_segments=20)
+    assert test.sampling == "uniform" and test.feature_dim == 8
+    assert test[0].features.shape == (12, 8) and test[1].features.shape == (20, 8)
+    assert test[0].duration == pytest.approx(12 * 16 / 25)
+
+
+def test_pad_collate_masks_variable_lengths(tmp_path: Path) -> None:
+    root = _write_thumos(tmp_path, {"test_a": 3, "test_b": 7, "train_a": 4})
+    test = ThumosFeatures(root, "test", num_segments=750)
+    batch = pad_collate([test[0], test[1]])
+    assert batch.features.shape == (2, 7, 16) and batch.mask.sum(1).tolist() == [3, 7]
+    assert float(batch.features[0, 3:].abs().sum()) == 0.0
+    assert batch.num_segments.tolist() == [3, 7] and batch.video_ids == ["test_a", "test_b"]
+    assert not batch.uniform_length
+    with pytest.raises(ValueError, match="empty batch"):
+        pad_collate([])
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda r: (r / "features/train/flow/train_a.npy").unlink(), r"features/train/flow/train_a\.npy: feature file not found"),
+        (lambda r: np.save(r / "features/train/flow/train_a.npy", np.zeros((9, 8), np.float32)), r"video train_a: RGB and flow lengths differ .*10 segments.*9 segments"),
+        (lambda r: (r / "features/train/rgb/train_a.npy").write_bytes(b"garbage"), r"train_a\.npy: not a readable \.npy feature file"),
+        (lambda r: (r / "split_train.txt").write_text("train_a\nghost\n"), r"gt\.json: video 'ghost' is in the split but not in the annotations"),
+        (lambda r: (r / "gt.json").write_text("{not json"), r"gt\.json: malformed JSON"),
+        (lambda r: (r / "gt.json").write_text("{}"), r"gt\.json: missing the 'database' object"),
+    ],
+)
+def test_thumos_bad_files_name_the_path(tmp_path: Path, damage, match: str) -> None:  # type: ignore[no-untyped-def]
+    root = _write_thumos(tmp_path, {"train_a": 10, "test_a": 10})
+    damage(root)
+    with pytest.raises(DataError, match=match):
+        ThumosFeatures(root, "train")
+
+
+def test_thumos_unknown_label(tmp_path: Path) -> None:
+    root = _write_thumos(tmp_path, {"train_a": 10, "test_a": 10}, labels={"train_a": "Juggling"})
+    with pytest.raises(DataError, match=r"video 'train_a' annotation 0 has label 'Juggling', which is not in the class list"):
+        ThumosFeatures(root, "train")
+
+
+def test_activitynet_real_annotation_file_with_generated_features(shared_data: Path, tmp_path: Path) -> None:
+    gt = shared_data / "anet12" / "anet12_val_gt.json"
+    db = json.loads(gt.read_text())["database"]
+    vids = sorted(db)[:25]
+    feats = tmp_path / "features"
+    feats.mkdir()
+    rng = np.random.default_rng(0)
+    for n, vid in enumerate(vids[:20]):  # five videos have no features
+        name = f"v_{vid}.npy" if n % 2 else f"{vid}.npy"  # both naming conventions
+        np.save(feats / name, rng.random((10 + n, 6), dtype=np.float32))
+    with pytest.raises(DataError, match=r"5 of 25 videos of subset 'validation' have no features"):
+        ActivityNetFeatures(gt, feats, "validation", video_ids=vids)
+    ds = ActivityNetFeatures(gt, feats, "validation", video_ids=vids, skip_missing=True)
+    assert len(ds) == 20 and ds.missing == vids[20:]
+    assert ds.num_classes == 100 and ds.sampling == "uniform" and ds.time_from_duration
+    s = ds[3]
+    assert s.features.shape == (13, 6)  # L = 13 <= T = 50: all segments
+    assert s.duration == pytest.approx(float(db[vids[3]]["duration"]))
+    for n, vid in enumerate(ds.video_ids):
+        want = {a["label"] for a in db[vid]["annotations"]}
+        assert {ds.class_names[i] for i in np.flatnonzero(ds.labels[n])} == want
+    train = ActivityNetFeatures(gt, feats, "validation", video_ids=vids[:20], sampling="random")
+    assert train[0].features.shape == (50, 6)
+
+
+def test_activitynet_bad_subset_and_json(tmp_path: Path) -> None:
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"database": {"a": {"subset": "training", "duration": 5, "annotations": []}}}))
+    with pytest.raises(DataError, match=r"subset 'validation' has no videos \(subsets: \['training'\]\)"):
+        ActivityNetFeatures(gt, tmp_path, "validation")
+    gt.write_text("[1, 2")
+    with pytest.raises(DataError, match="malformed JSON"):
+        ActivityNetFeatures(gt, tmp_path, "training")
