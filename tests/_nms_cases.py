@@ -56,7 +56,8 @@ def adversarial_cases() -> list[Case]:
     cases.append(("half_grid_ties_with_score_ties", segs, [rng.choice([0.2, 0.7]) for _ in segs]))
     points = [(3.0, 3.0), (3.0, 3.0), (4.0, 4.0), (2.0, 5.0), (3.0, 3.5), (3.5, 3.5), (3.0, 3.0)]
     cases.append(("zero_length", points, [0.1, 0.9, 0.5, 0.3, 0.7, 0.2, 0.9]))
-    chain = [(i * 1.0, i * 1.0 + 2.5) for i in range(50)]
+    # each overlaps the next at IoU 2/3: decisions alternate down the chain
+    chain = [(i * 1.0, i * 1.0 + 5.0) for i in range(50)]
     cases.append(("chain", chain, [1.0 - i / 100 for i in range(50)]))
     nested = [(float(i), float(40 - i)) for i in range(20)] * 2
     cases.append(("nested", nested, [rng.random() for _ in nested]))

@@ -120,10 +120,17 @@ def test_float_dtypes(dtype: torch.dtype, offset: float) -> None:
     assert temporal_nms(segments, scores, 0.6, offset=offset).tolist() == expected
 
 
-def test_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a tiny pair budget forces the block-by-block path, including blocks whose members were
-    # suppressed by segments kept in earlier blocks
-    monkeypatch.setattr(nms, "_PAIR_BUDGET", 64)
+def _force_blocks(monkeypatch: pytest.MonkeyPatch, first_block: int, budget: int) -> None:
+    monkeypatch.setattr(nms, "_SPARSE_PAIRS_PER_SEGMENT", -1)
+    monkeypatch.setattr(nms, "_BLOCK", first_block)
+    monkeypatch.setattr(nms, "_PAIR_BUDGET", budget)
+
+
+@pytest.mark.parametrize(("first_block", "budget"), [(1, 10**9), (4, 64), (16, 10**9)])
+def test_several_blocks(monkeypatch: pytest.MonkeyPatch, first_block: int, budget: int) -> None:
+    # the block-by-block path, including blocks whose members are suppressed by segments kept
+    # in earlier blocks and blocks cut short by the pair budget
+    _force_blocks(monkeypatch, first_block, budget)
     for case in CASES:
         for threshold, offset in [(0.6, 0.0), (0.6, 1.0), (0.3, 0.0)]:
             assert _nms(case.segments, case.scores, threshold, offset) == ref.greedy_nms(
@@ -138,7 +145,7 @@ def test_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_several_blocks_large_n(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nms, "_PAIR_BUDGET", 2000)
+    _force_blocks(monkeypatch, 64, 2000)
     segments, scores = nested_grid_proposals(3, positions=3000)
     seg = np.asarray(segments)
     assert _nms(segments, scores, 0.6, 1.0) == ref.official_style_nms(seg, np.asarray(scores), 0.6)

@@ -53,7 +53,6 @@ one launch; see that module.
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Literal
 
@@ -77,6 +76,10 @@ SoftNMSMethod = Literal["gaussian", "linear"]
 # Candidate pairs examined at once. A pair costs ~100 bytes across the temporaries, so this
 # bounds the working memory of one block to a few hundred MB at worst.
 _PAIR_BUDGET = 1 << 21
+# Real proposals overlap a handful of others; above this mean the work goes block by block.
+_SPARSE_PAIRS_PER_SEGMENT = 32
+# First block of score order in the blocked path (blocks then double).
+_BLOCK = 256
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,19 +164,6 @@ def _check_offset(offset: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _pair_iou(sa: Tensor, ea: Tensor, sb: Tensor, eb: Tensor, offset: float) -> Tensor:
-    """Float64 IoU of segment pairs, in the official operation order (see the module notes)."""
-    inter = (torch.minimum(ea, eb) - torch.maximum(sa, sb) + offset).clamp_(min=0.0)
-    union = (ea - sa + offset) + (eb - sb + offset) - inter
-    iou = inter / union
-    if offset == 0.0:  # union == 0 needs two zero-length segments, impossible when offset > 0
-        empty = union == 0
-        if bool(empty.any()):
-            same = (sa == sb) & (ea == eb)
-            iou = torch.where(empty, same.to(iou.dtype), iou)
-    return iou
-
-
 def _argsort_desc_stable(x: Tensor) -> Tensor:
     """Indices sorting ``x`` descending; equal values keep their input order."""
     if x.device.type == "cpu":
@@ -232,7 +222,8 @@ class _CandidateWindows:
         if gid is None:
             pos = by_start
         else:
-            pos = by_start.index_select(0, _group_stable_order(gid.index_select(0, by_start), n))
+            regroup = _group_stable_order(gid.index_select(0, by_start), n)
+            pos = by_start.index_select(0, regroup)
         s = start.index_select(0, pos)
         e = end.index_select(0, pos)
         # A positive IoU needs start_j <= end_i + offset (exactly, in float: both sides of
@@ -240,26 +231,58 @@ class _CandidateWindows:
         # forces start_j - start_i <= union - inter <= (1/t - 1) * inter <= (1/t - 1) * len_i.
         # Its margin covers float rounding in the exact test (a few ulp of the largest
         # coordinate), so no pair that the exact test accepts is left out.
+        length = e - s + offset
         hi = e + offset
         if threshold > 0.5:
             reach = (1.0 - threshold) / threshold
             scale = max(abs(float(sorted_starts[0])), abs(float(e.max()))) + offset
             margin = 1e-12 * scale * (1.0 / threshold + reach + 1.0)
-            hi = torch.minimum(hi, s + reach * (e - s + offset) + margin)
+            hi = torch.minimum(hi, s + reach * length + margin)
         if gid is None:
             ends = _searchsorted_right(s, hi)
         else:
             # Search (group, start) lexicographically with exact integer keys: a start's key
-            # is its rank among all starts, so no float arithmetic mixes groups.
+            # is the number of starts <= it, so no float arithmetic mixes groups.
             stride = n + 1
             g = gid.index_select(0, pos) * stride
-            key = g + _searchsorted_right(sorted_starts, s)
+            key = g + _count_le_sorted(sorted_starts).index_select(0, regroup)
             ends = _searchsorted_right(key, g + _searchsorted_right(sorted_starts, hi))
         self.pos = pos
         self.start = s
         self.end = e
+        self.length = length
+        self.offset = offset
+        # a zero union needs two zero-length segments, impossible when offset > 0
+        self.has_points = offset == 0.0 and bool((length == 0).any())
         self.ends = ends
         self.count = ends - torch.arange(1, n + 1, device=start.device)
+
+    def iou(self, p: Tensor, q: Tensor) -> Tensor:
+        """Float64 IoU of the segments at sorted positions ``p`` and ``q`` (pairwise), in the
+        official operation order: ``inter = max(0, (min(e) - max(s)) + offset)``,
+        ``IoU = inter / ((len_p + len_q) - inter)`` with ``len = (e - s) + offset``."""
+        sp, sq = self.start.index_select(0, p), self.start.index_select(0, q)
+        ep, eq = self.end.index_select(0, p), self.end.index_select(0, q)
+        inter = torch.minimum(ep, eq).sub_(torch.maximum(sp, sq))
+        if self.offset != 0.0:
+            inter.add_(self.offset)
+        inter.clamp_(min=0.0)
+        union = self.length.index_select(0, p).add_(self.length.index_select(0, q)).sub_(inter)
+        if not self.has_points:
+            return inter.div_(union)
+        empty = union == 0
+        same = (sp == sq) & (ep == eq)
+        return torch.where(empty, same.to(inter.dtype), inter.div_(union))
+
+
+def _count_le_sorted(values: Tensor) -> Tensor:
+    """For sorted ``values``, the number of values ``<=`` each one (end of its tie run)."""
+    n = values.shape[0]
+    index = torch.arange(1, n + 1, device=values.device)
+    run_end = torch.ones(n, dtype=torch.bool, device=values.device)
+    run_end[:-1] = values[1:] != values[:-1]
+    marked = torch.where(run_end, index, n)
+    return torch.flip(torch.cummin(torch.flip(marked, (0,)), 0).values, (0,))
 
 
 def _searchsorted_right(sorted_seq: Tensor, values: Tensor) -> Tensor:
@@ -338,109 +361,100 @@ def _greedy_nms_torch(
     seg = segments.to(torch.float64)
     start, end = seg[:, 0].contiguous(), seg[:, 1].contiguous()
     win = _CandidateWindows(start, end, gid, threshold, offset)
-    # score rank of the segment at each sorted position
     rank = torch.empty_like(order)
     rank[order] = torch.arange(n, device=device)
-    rank_at = rank.index_select(0, win.pos)
+    rank_at = rank.index_select(0, win.pos)  # score rank of the segment at each sorted position
 
-    kept = torch.zeros(n, dtype=torch.bool, device=device)  # by rank
-    if int(win.count.sum()) <= _PAIR_BUDGET:
-        blocks = [(0, n)]
+    if int(win.count.sum()) <= _SPARSE_PAIRS_PER_SEGMENT * n + _BLOCK:
+        # the usual case: few overlaps per segment, one pass over all candidate pairs
+        owner, other = _expand_ranges(torch.arange(1, n + 1, device=device), win.count)
+        edges = _suppression_edges(win, rank_at, owner, other, threshold)
+        kept = _resolve_greedy(edges, torch.ones(n, dtype=torch.bool, device=device))
     else:
-        blocks = _plan_blocks(win, rank_at)
-    for lo, hi in blocks:
-        edges = _block_edges(win, rank_at, kept, lo, hi, threshold, offset)
-        undecided = torch.zeros(n, dtype=torch.bool, device=device)
-        undecided[lo:hi] = True
-        if lo > 0:  # segments suppressed by those kept in earlier blocks
-            from_kept = edges[0] < lo
-            undecided.index_fill_(0, edges[1].index_select(0, _nonzero(from_kept)), False)
-            edges = edges.index_select(
-                1, _nonzero(~from_kept & undecided.index_select(0, edges[1]))
-            )
-        kept |= _resolve_greedy(edges, undecided)
+        kept = _greedy_in_blocks(win, rank_at, threshold)
     return order.index_select(0, _nonzero(kept))
 
 
-def _plan_blocks(win: _CandidateWindows, rank_at: Tensor) -> list[tuple[int, int]]:
-    """Split score order into blocks whose members have at most ~``_PAIR_BUDGET`` candidate
-    pairs in all (a block's pairs are a subset of its members' overlap neighbours)."""
-    n = rank_at.shape[0]
-    device = rank_at.device
-    # degree in the candidate graph: later partners (own window) + earlier ones (windows
-    # covering this position, counted with a difference array)
-    cover = torch.zeros(n + 1, dtype=torch.int64, device=device)
-    cover[1:] += 1
-    cover.index_add_(0, win.ends, torch.full_like(win.ends, -1))
-    degree = win.count + torch.cumsum(cover, 0)[:n]
-    degree_by_rank = torch.empty_like(degree)
-    degree_by_rank[rank_at] = degree
-    before = torch.cumsum(degree_by_rank, 0) - degree_by_rank
-    block_of = torch.div(before, _PAIR_BUDGET, rounding_mode="floor")
-    cuts = (torch.nonzero(block_of[1:] != block_of[:-1]).flatten() + 1).tolist()
-    bounds = [0, *cuts, n]
-    return list(itertools.pairwise(bounds))
+def _greedy_in_blocks(win: _CandidateWindows, rank_at: Tensor, threshold: float) -> Tensor:
+    """Greedy NMS over growing blocks of score order; returns the kept mask by rank.
 
-
-def _block_edges(
-    win: _CandidateWindows,
-    rank_at: Tensor,
-    kept: Tensor,
-    lo: int,
-    hi: int,
-    threshold: float,
-    offset: float,
-) -> Tensor:
-    """Suppression edges (Tensor[2, E]: score ranks ``src < dst``) that can matter for ranks
-    ``[lo, hi)``.
-
-    Pairs are taken between the block and itself or the segments already kept (earlier
-    ranks); suppressed and later segments cannot influence the block.
+    For dense overlaps (many near-duplicates, as when a few proposals cover most others).
+    Each block's members are first tested against the segments kept so far, and only the
+    survivors against each other, so a segment suppressed early costs one test per kept
+    neighbour instead of one per overlapping neighbour. Blocks double in size from
+    ``_BLOCK`` (few segments are kept early); a block whose candidate pairs would exceed
+    ``_PAIR_BUDGET`` is halved until they fit, which bounds the memory.
     """
     n = rank_at.shape[0]
-    if lo == 0 and hi == n:
-        owner, other = _expand_ranges(torch.arange(1, n + 1, device=rank_at.device), win.count)
-    else:
-        in_block = (rank_at >= lo) & (rank_at < hi)
-        active = in_block | kept.index_select(0, rank_at)
-        pairs = [
-            # any active segment with the block members in its window
-            _members_in_windows(win, in_block, active),
-            # block members with the kept segments in their window
-            _members_in_windows(win, active & ~in_block, in_block),
-        ]
-        owner = torch.cat([p[0] for p in pairs])
-        other = torch.cat([p[1] for p in pairs])
-    hit = (
-        _pair_iou(
-            win.start.index_select(0, owner),
-            win.end.index_select(0, owner),
-            win.start.index_select(0, other),
-            win.end.index_select(0, other),
-            offset,
-        )
-        >= threshold
-    )
-    idx = _nonzero(hit)
+    device = rank_at.device
+    kept_at = torch.zeros(n, dtype=torch.bool, device=device)  # by sorted position
+    lo, size = 0, _BLOCK
+    while lo < n:
+        hi = min(n, lo + size)
+        while True:
+            block = (rank_at >= lo) & (rank_at < hi)
+            against_kept = [_WindowPairs(win, block, kept_at), _WindowPairs(win, kept_at, block)]
+            if sum(p.total for p in against_kept) <= _PAIR_BUDGET or hi - lo == 1:
+                break
+            hi = lo + (hi - lo) // 2
+        # (block, kept) pairs, then (kept, block) pairs: IoU is symmetric, order is free
+        (block_1, kept_1), (kept_2, block_2) = (p.expand() for p in against_kept)
+        in_block = torch.cat([block_1, block_2])
+        hit = _suppresses(win, in_block, torch.cat([kept_1, kept_2]), threshold)
+        survivors = block.clone().index_fill_(0, in_block.index_select(0, _nonzero(hit)), False)
+        while True:
+            among = _WindowPairs(win, survivors, survivors)
+            if among.total <= _PAIR_BUDGET or hi - lo == 1:
+                break
+            hi = lo + (hi - lo) // 2
+            survivors &= rank_at < hi
+        owner, other = among.expand()
+        edges = _suppression_edges(win, rank_at, owner, other, threshold)
+        undecided = torch.zeros(n, dtype=torch.bool, device=device)
+        undecided.index_fill_(0, rank_at.index_select(0, _nonzero(survivors)), True)
+        kept_at |= _resolve_greedy(edges, undecided).index_select(0, rank_at)
+        lo, size = hi, 2 * size
+    kept = torch.zeros(n, dtype=torch.bool, device=device)
+    kept[rank_at] = kept_at
+    return kept
+
+
+def _suppresses(win: _CandidateWindows, owner: Tensor, other: Tensor, threshold: float) -> Tensor:
+    """``IoU >= threshold`` for pairs of sorted positions (bool, one per pair)."""
+    return win.iou(owner, other) >= threshold
+
+
+def _suppression_edges(
+    win: _CandidateWindows,
+    rank_at: Tensor,
+    owner: Tensor,
+    other: Tensor,
+    threshold: float,
+) -> Tensor:
+    """The candidate pairs that suppress, as score ranks (Tensor[2, E]: ``src < dst``)."""
+    idx = _nonzero(_suppresses(win, owner, other, threshold))
     ra = rank_at.index_select(0, owner.index_select(0, idx))
     rb = rank_at.index_select(0, other.index_select(0, idx))
     return torch.stack([torch.minimum(ra, rb), torch.maximum(ra, rb)])
 
 
-def _members_in_windows(
-    win: _CandidateWindows, member: Tensor, owner_mask: Tensor
-) -> tuple[Tensor, Tensor]:
-    """All pairs (p, q) of sorted positions with ``owner_mask[p]``, ``member[q]`` and q in
-    the candidate window of p."""
-    n = member.shape[0]
-    member_pos = _nonzero(member)
-    before = torch.zeros(n + 1, dtype=torch.int64, device=member.device)
-    before[1:] = torch.cumsum(member, 0)  # members at positions < x
-    owners = _nonzero(owner_mask)
-    first = before.index_select(0, owners + 1)
-    count = before.index_select(0, win.ends.index_select(0, owners)) - first
-    k, j = _expand_ranges(first, count)
-    return owners.index_select(0, k), member_pos.index_select(0, j)
+class _WindowPairs:
+    """Pairs ``(p, q)`` of sorted positions with ``owner[p]``, ``member[q]`` and ``q`` in the
+    candidate window of ``p``; counted first (``total``), materialised by ``expand()``."""
+
+    def __init__(self, win: _CandidateWindows, owner: Tensor, member: Tensor) -> None:
+        n = member.shape[0]
+        before = torch.zeros(n + 1, dtype=torch.int64, device=member.device)
+        before[1:] = torch.cumsum(member, 0)  # members at positions < x
+        self.owners = _nonzero(owner)
+        self.first = before.index_select(0, self.owners + 1)
+        self.count = before.index_select(0, win.ends.index_select(0, self.owners)) - self.first
+        self.total = int(self.count.sum())
+        self.member = member
+
+    def expand(self) -> tuple[Tensor, Tensor]:
+        k, j = _expand_ranges(self.first, self.count)
+        return self.owners.index_select(0, k), _nonzero(self.member).index_select(0, j)
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,13 +622,7 @@ def _soft_nms_torch(
     # decaying pairs: a weight below 1 needs IoU > 0 (Gaussian) or IoU >= t (linear)
     win = _CandidateWindows(start, end, gid, threshold if method == "linear" else 0.0, offset)
     owner, other = _expand_ranges(torch.arange(1, n + 1, device=device), win.count)
-    iou = _pair_iou(
-        win.start.index_select(0, owner),
-        win.end.index_select(0, owner),
-        win.start.index_select(0, other),
-        win.end.index_select(0, other),
-        offset,
-    )
+    iou = win.iou(owner, other)
     if method == "linear":
         weight = torch.where(iou >= threshold, 1.0 - iou, torch.ones_like(iou))
     else:
