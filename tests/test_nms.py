@@ -453,6 +453,26 @@ def test_soft_nms_matches_reference(kwargs: dict, seed: int) -> None:
     _soft_check(segments, scores, [int(g) for g in rng.integers(0, 3, n)], kwargs)
 
 
+@pytest.mark.parametrize("kwargs", SOFT_SETTINGS)
+def test_soft_nms_one_pick_at_a_time_path(monkeypatch: pytest.MonkeyPatch, kwargs: dict) -> None:
+    # the memory fallback, taken when the decaying pairs exceed the pair budget
+    monkeypatch.setattr(nms, "_PAIR_BUDGET", 0)
+    rng = np.random.default_rng(5)
+    n = 50
+    start = rng.integers(0, 20, n)
+    segments = [(float(a), float(a + b)) for a, b in zip(start, rng.integers(0, 8, n), strict=True)]
+    scores = [float(s) for s in rng.choice([0.2, 0.5, 0.9], n)]  # score ties too
+    _soft_check(segments, scores, None, kwargs)
+    _soft_check(segments, scores, [int(g) for g in rng.integers(0, 3, n)], kwargs)
+
+
+def test_soft_nms_many_duplicates() -> None:
+    n = 3000  # 4.5 million overlapping pairs: the one-pick-at-a-time path
+    segments = [(1.0, 2.0)] * n
+    scores = [float(s) for s in np.random.default_rng(0).uniform(0.5, 1.0, n)]
+    _soft_check(segments, scores, None, {"method": "gaussian"})
+
+
 def test_soft_nms_nested_proposals() -> None:
     segments, scores = nested_grid_proposals(7, positions=200)
     for kwargs in SOFT_SETTINGS:

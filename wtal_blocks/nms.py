@@ -34,18 +34,19 @@ Conventions shared by every function here
 Algorithms
 ----------
 The torch path never builds the dense ``N x N`` IoU matrix and has no Python loop per
-proposal. Segments are sorted by start; a pair can only reach a positive threshold if the
-later-starting segment begins within ``min(len_i, (1/t - 1) * len_i)`` of the earlier one, so
-each segment's candidate partners form one contiguous window of the sorted order, found by
-binary search. Only those candidate pairs get the exact float64 IoU test. The pairs that pass
-form a sparse "may suppress" graph directed from the higher to the lower score, and greedy NMS
-is its unique lexicographically-first maximal independent set. It is resolved by decision
-rounds: every undecided segment with no undecided higher-scored neighbour is kept, its
-neighbours are suppressed, and decided segments leave the graph. The number of rounds is the
-length of the longest chain of dependent decisions (a handful for real proposals; in the
-worst case, a chain of segments each overlapping the next, it grows with N). Work and memory
-grow with the number of overlapping pairs; when that would exceed a budget, the segments are
-processed in blocks of score order, each block seeing only the segments kept so far.
+proposal. Segments are sorted by (group, start). A positive IoU needs the later-starting
+segment to begin by ``end_i + offset``, and ``IoU >= t > 1/2`` needs it to begin within
+``(1/t - 1) * len_i`` of ``start_i``, so each segment's candidate partners form one
+contiguous window of the sorted order, found by binary search; groups never share a window.
+Only candidate pairs get the exact float64 IoU test. The pairs that pass form a sparse
+"may suppress" graph directed from the higher to the lower score, and greedy NMS is its
+lexicographically-first maximal independent set. It is resolved in decision rounds: every
+undecided segment with no undecided higher-scored neighbour is kept, its neighbours are
+suppressed, and decided segments leave the graph. The number of rounds is the length of the
+longest chain of dependent decisions: 3 on UM-like proposals; in the worst case, a chain of
+segments each suppressing the next, about N/2. When segments overlap many others on
+average (near-duplicates), the work goes in growing blocks of score order, each tested
+against the segments kept so far before its survivors are tested against each other.
 
 The Triton path (:mod:`wtal_blocks.kernels.nms_triton`) runs every group of a batched call in
 one launch; see that module.
@@ -574,23 +575,31 @@ def _check_soft_nms_args(
 
 
 def _apply_decays(current: Tensor, target: Tensor, weight: Tensor) -> None:
-    """``current[target[k]] *= weight[k]`` for every k, in ``k`` order per target.
+    """``current[t] *= product of the weights aimed at t``, for every target ``t``.
 
-    Applied in layers with one entry per target each, so the products are deterministic
-    (no scatter-multiply whose order depends on threads or atomics).
+    Several picks of one round may decay the same segment. Their weights are multiplied in a
+    fixed tree order (a segmented scan over the entries sorted by target), so the result is
+    deterministic on every device, unlike a scatter-multiply whose order follows threads.
     """
-    n = current.shape[0]
-    entry = torch.arange(target.shape[0], device=target.device)
-    while target.numel() > 0:
-        first = torch.full((n,), target.shape[0], dtype=torch.int64, device=target.device)
-        first.scatter_reduce_(0, target, entry, reduce="amin")
-        is_first = first.index_select(0, target) == entry
-        now = _nonzero(is_first)
-        t = target.index_select(0, now)
-        current.index_copy_(0, t, current.index_select(0, t) * weight.index_select(0, now))
-        rest = _nonzero(~is_first)
-        target, weight = target.index_select(0, rest), weight.index_select(0, rest)
-        entry = torch.arange(target.shape[0], device=target.device)
+    if target.numel() == 0:
+        return
+    by_target = torch.sort(target, stable=True).indices
+    t = target.index_select(0, by_target)
+    w = weight.index_select(0, by_target)
+    m = t.shape[0]
+    step = 1
+    while step < m:
+        same = t[step:] == t[:-step]  # sorted: entries step apart share a target
+        if not bool(same.any()):
+            break
+        scanned = w.clone()
+        scanned[step:] = torch.where(same, w[step:] * w[:-step], w[step:])
+        w, step = scanned, 2 * step
+    last = torch.ones(m, dtype=torch.bool, device=t.device)
+    last[:-1] = t[1:] != t[:-1]
+    at = _nonzero(last)
+    t, w = t.index_select(0, at), w.index_select(0, at)
+    current.index_copy_(0, t, current.index_select(0, t) * w)
 
 
 def _soft_nms_torch(
@@ -621,39 +630,10 @@ def _soft_nms_torch(
 
     # decaying pairs: a weight below 1 needs IoU > 0 (Gaussian) or IoU >= t (linear)
     win = _CandidateWindows(start, end, gid, threshold if method == "linear" else 0.0, offset)
-    owner, other = _expand_ranges(torch.arange(1, n + 1, device=device), win.count)
-    iou = win.iou(owner, other)
-    if method == "linear":
-        weight = torch.where(iou >= threshold, 1.0 - iou, torch.ones_like(iou))
+    if int(win.count.sum()) > _PAIR_BUDGET:
+        picked = _soft_nms_one_by_one(win, current, alive, gid, method, sigma, threshold, min_score)
     else:
-        weight = torch.exp(-(iou * iou) / sigma)
-    decaying = _nonzero(weight < 1.0)
-    edges = torch.stack(
-        [
-            win.pos.index_select(0, owner.index_select(0, decaying)),
-            win.pos.index_select(0, other.index_select(0, decaying)),
-        ]
-    )
-    weight = weight.index_select(0, decaying)
-
-    picked = torch.zeros(n, dtype=torch.bool, device=device)
-    while True:
-        live = _nonzero(alive.index_select(0, edges[0]) & alive.index_select(0, edges[1]))
-        edges, weight = edges.index_select(1, live), weight.index_select(0, live)
-        a, b = edges[0], edges[1]
-        sa, sb = current.index_select(0, a), current.index_select(0, b)
-        a_first = (sa > sb) | ((sa == sb) & (a < b))
-        beaten = torch.zeros_like(alive).index_fill_(0, torch.where(a_first, b, a), True)
-        top = alive & ~beaten
-        if not bool(top.any()):
-            break
-        picked |= top
-        alive &= ~top
-        top_a, top_b = top.index_select(0, a), top.index_select(0, b)
-        hit = _nonzero(top_a | top_b)
-        target = torch.where(top_a, b, a).index_select(0, hit)
-        _apply_decays(current, target, weight.index_select(0, hit))
-        alive &= current >= min_score
+        picked = _soft_nms_rounds(win, current, alive, method, sigma, threshold, min_score)
 
     # output order = the sequential loop's pick order: descending final score, then index
     idx = _nonzero(picked)
@@ -672,6 +652,100 @@ def _soft_nms_torch(
             capped = by_group.index_select(0, _nonzero(position - first < max_detections))
             idx = idx.index_select(0, capped.sort().values)
     return idx, current.index_select(0, idx)
+
+
+def _decay_weight(iou: Tensor, method: str, sigma: float, threshold: float) -> Tensor:
+    if method == "linear":
+        return torch.where(iou >= threshold, 1.0 - iou, torch.ones_like(iou))
+    return torch.exp(-(iou * iou) / sigma)
+
+
+def _soft_nms_rounds(
+    win: _CandidateWindows,
+    current: Tensor,
+    alive: Tensor,
+    method: str,
+    sigma: float,
+    threshold: float,
+    min_score: float,
+) -> Tensor:
+    """Soft-NMS by rounds of local maxima on the sparse graph of decaying pairs.
+
+    Updates ``current`` (float64 scores, by input index) and returns the picked mask.
+    """
+    n = current.shape[0]
+    owner, other = _expand_ranges(torch.arange(1, n + 1, device=current.device), win.count)
+    weight = _decay_weight(win.iou(owner, other), method, sigma, threshold)
+    decaying = _nonzero(weight < 1.0)
+    edges = torch.stack(
+        [
+            win.pos.index_select(0, owner.index_select(0, decaying)),
+            win.pos.index_select(0, other.index_select(0, decaying)),
+        ]
+    )
+    weight = weight.index_select(0, decaying)
+
+    picked = torch.zeros_like(alive)
+    while True:
+        live = _nonzero(alive.index_select(0, edges[0]) & alive.index_select(0, edges[1]))
+        edges, weight = edges.index_select(1, live), weight.index_select(0, live)
+        a, b = edges[0], edges[1]
+        sa, sb = current.index_select(0, a), current.index_select(0, b)
+        a_first = (sa > sb) | ((sa == sb) & (a < b))
+        beaten = torch.zeros_like(alive).index_fill_(0, torch.where(a_first, b, a), True)
+        top = alive & ~beaten
+        if not bool(top.any()):
+            break
+        picked |= top
+        alive &= ~top
+        top_a, top_b = top.index_select(0, a), top.index_select(0, b)
+        hit = _nonzero(top_a | top_b)
+        target = torch.where(top_a, b, a).index_select(0, hit)
+        _apply_decays(current, target, weight.index_select(0, hit))
+        alive &= current >= min_score
+    return picked
+
+
+def _soft_nms_one_by_one(
+    win: _CandidateWindows,
+    current: Tensor,
+    alive: Tensor,
+    gid: Tensor | None,
+    method: str,
+    sigma: float,
+    threshold: float,
+    min_score: float,
+) -> Tensor:
+    """The sequential loop, vectorised over the remaining segments at each pick.
+
+    Used when the decaying pairs would not fit in memory (near-duplicates by the
+    thousand); such inputs decay below ``min_score`` after few picks. Updates ``current``
+    and returns the picked mask.
+    """
+    device = current.device
+    # by sorted position, as the windows hold the coordinates
+    score = current.index_select(0, win.pos)
+    live = alive.index_select(0, win.pos)
+    group = None if gid is None else gid.index_select(0, win.pos)
+    picked = torch.zeros_like(live)
+    position_of = torch.empty_like(win.pos)
+    position_of[win.pos] = torch.arange(win.pos.shape[0], device=device)
+    while bool(live.any()):
+        best = torch.where(live, score, -math.inf)
+        top = best.max()
+        # ties: the lowest input index, as the sequential loop
+        p = int(win.pos.index_select(0, _nonzero(best == top)).min())
+        p = int(position_of[p])
+        picked[p] = True
+        live[p] = False
+        rest = _nonzero(live if group is None else live & (group == group[p]))
+        weight = _decay_weight(win.iou(torch.full_like(rest, p), rest), method, sigma, threshold)
+        score.index_copy_(0, rest, score.index_select(0, rest) * weight)
+        live &= score >= min_score
+    current[win.pos] = score
+    out = torch.zeros_like(picked)
+    out[win.pos] = picked
+    return out
 
 
 def soft_nms(
