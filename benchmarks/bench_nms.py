@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
-from _timing import best_of, print_table  # noqa: E402
+from _timing import best_of, print_table
 
-from wtal_blocks.nms import batched_temporal_nms, temporal_nms  # noqa: E402
+from wtal_blocks.nms import batched_temporal_nms, temporal_nms
 
 UPSAMPLE = 24
 THRESHOLDS = np.linspace(0.05, 0.65, 19)
@@ -106,7 +107,9 @@ def batch(groups: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
 # ---------------------------------------------------------------------------------------------
 
 
-def numpy_loop_nms(segments: np.ndarray, scores: np.ndarray, thresh: float, offset: float) -> list[int]:
+def numpy_loop_nms(
+    segments: np.ndarray, scores: np.ndarray, thresh: float, offset: float
+) -> list[int]:
     """The official formulation: ``areas = x2 - x1 + 1``, keep ``iou < thresh`` (stable sort)."""
     x1, x2 = segments[:, 0], segments[:, 1]
     areas = x2 - x1 + offset
@@ -123,7 +126,9 @@ def numpy_loop_nms(segments: np.ndarray, scores: np.ndarray, thresh: float, offs
     return keep
 
 
-def torch_loop_nms(segments: torch.Tensor, scores: torch.Tensor, thresh: float, offset: float) -> torch.Tensor:
+def torch_loop_nms(
+    segments: torch.Tensor, scores: torch.Tensor, thresh: float, offset: float
+) -> torch.Tensor:
     """The same greedy loop with torch ops (one step per kept proposal)."""
     x1, x2 = segments[:, 0].double(), segments[:, 1].double()
     areas = x2 - x1 + offset
@@ -133,7 +138,9 @@ def torch_loop_nms(segments: torch.Tensor, scores: torch.Tensor, thresh: float, 
         i = order[0]
         keep.append(i)
         rest = order[1:]
-        inter = (torch.minimum(x2[i], x2[rest]) - torch.maximum(x1[i], x1[rest]) + offset).clamp(min=0)
+        inter = (torch.minimum(x2[i], x2[rest]) - torch.maximum(x1[i], x1[rest]) + offset).clamp(
+            min=0
+        )
         iou = inter / (areas[i] + areas[rest] - inter)
         order = rest[iou < thresh]
     return torch.stack(keep) if keep else order
@@ -160,62 +167,99 @@ def per_group(
 # ---------------------------------------------------------------------------------------------
 
 
+def _numpy_loop_on_tensors(
+    segments: torch.Tensor, scores: torch.Tensor, thresh: float, offset: float
+) -> list[int]:
+    return numpy_loop_nms(segments.numpy(), scores.numpy(), thresh, offset)
+
+
+def _compare(
+    name: str,
+    offset: float,
+    n: int,
+    ours: Callable[[], torch.Tensor],
+    numpy_loop: Callable[[], list[int]],
+    torch_loop: Callable[[], torch.Tensor | list[int]],
+    repeat: int,
+    slow_repeat: int,
+) -> list:
+    """Check that all three agree, time them, and return a table row."""
+    kept = ours().tolist()
+    assert kept == numpy_loop(), name
+    assert kept == torch.as_tensor(torch_loop()).tolist(), name
+    t_ours = best_of(ours, repeat=repeat)
+    t_np = best_of(numpy_loop, repeat=slow_repeat)
+    t_tl = best_of(torch_loop, repeat=slow_repeat)
+    ms = [t * 1e3 for t in (t_ours, t_np, t_tl)]
+    return [name, offset, n, len(kept), *ms, t_np / t_ours, t_tl / t_ours]
+
+
 def cpu_benchmark(repeat: int = 7) -> None:
-    threshold = 0.6
+    """Print the CPU table: UM-like proposals at IoU 0.6 with both length conventions, then
+    the two inputs that drive the torch path's cost up (a long suppression chain, and
+    thousands of identical proposals)."""
+    t = 0.6
     rows = []
     for offset in (1.0, 0.0):
         for n in (100, 1000, 5000, 20000):
             seg, sc = proposals(n, seed=n)
-            seg_np, sc_np = seg.numpy(), sc.numpy()
-            ours = temporal_nms(seg, sc, threshold, offset=offset).tolist()
-            assert ours == numpy_loop_nms(seg_np, sc_np, threshold, offset)
-            assert ours == torch_loop_nms(seg, sc, threshold, offset).tolist()
-            slow = 2 if n >= 5000 else repeat
-            t_ours = best_of(lambda: temporal_nms(seg, sc, threshold, offset=offset), repeat=repeat * 3)
-            t_np = best_of(lambda: numpy_loop_nms(seg_np, sc_np, threshold, offset), repeat=slow)
-            t_tl = best_of(lambda: torch_loop_nms(seg, sc, threshold, offset), repeat=slow)
-            rows.append(_row(f"1 class x {n}", offset, n, len(ours), t_ours, t_np, t_tl))
-
+            rows.append(
+                _compare(
+                    f"1 class x {n}",
+                    offset,
+                    n,
+                    partial(temporal_nms, seg, sc, t, offset=offset),
+                    partial(numpy_loop_nms, seg.numpy(), sc.numpy(), t, offset),
+                    partial(torch_loop_nms, seg, sc, t, offset),
+                    repeat=3 * repeat,
+                    slow_repeat=2 if n >= 5000 else repeat,
+                )
+            )
         seg, sc, idxs = batch(20, 1000, seed=7)
-        seg_np, sc_np = seg.numpy(), sc.numpy()
-        ours = batched_temporal_nms(seg, sc, idxs, threshold, offset=offset).tolist()
+        rows.append(
+            _compare(
+                "20 classes x 1000",
+                offset,
+                len(sc),
+                partial(batched_temporal_nms, seg, sc, idxs, t, offset=offset),
+                partial(
+                    per_group,
+                    partial(_numpy_loop_on_tensors, thresh=t, offset=offset),
+                    seg,
+                    sc,
+                    idxs,
+                ),
+                partial(per_group, partial(torch_loop_nms, thresh=t, offset=offset), seg, sc, idxs),
+                repeat=3 * repeat,
+                slow_repeat=repeat,
+            )
+        )
 
-        def numpy_per_class(s: torch.Tensor, p: torch.Tensor) -> list[int]:
-            return numpy_loop_nms(s.numpy(), p.numpy(), threshold, offset)
-
-        def torch_per_class(s: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-            return torch_loop_nms(s, p, threshold, offset)
-
-        assert ours == per_group(numpy_per_class, seg, sc, idxs)
-        assert ours == per_group(torch_per_class, seg, sc, idxs)
-        t_ours = best_of(lambda: batched_temporal_nms(seg, sc, idxs, threshold, offset=offset), repeat=repeat * 3)
-        t_np = best_of(lambda: per_group(numpy_per_class, seg, sc, idxs), repeat=repeat)
-        t_tl = best_of(lambda: per_group(torch_per_class, seg, sc, idxs), repeat=2)
-        rows.append(_row("20 classes x 1000", offset, len(sc), len(ours), t_ours, t_np, t_tl))
-
-    # adversarial inputs: the cost drivers of the torch path at their worst
     n = 2000
-    chain = torch.stack([torch.arange(n) * 1.0, torch.arange(n) * 1.0 + 5.0], 1).double()
-    chain_scores = 1.0 - torch.arange(n, dtype=torch.float64) / n
+    steps = torch.arange(n, dtype=torch.float64)
+    chain = torch.stack([steps, steps + 5.0], 1)  # each suppresses the next: N/2 rounds
+    chain_scores = 1.0 - steps / n
     same = torch.tensor([[1.0, 5.0]], dtype=torch.float64).repeat(n, 1)
     same_scores = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    for name, seg, sc in [("chain (depth N)", chain, chain_scores), ("all identical", same, same_scores)]:
-        ours = temporal_nms(seg, sc, threshold).tolist()
-        assert ours == numpy_loop_nms(seg.numpy(), sc.numpy(), threshold, 0.0)
-        t_ours = best_of(lambda: temporal_nms(seg, sc, threshold), repeat=3)  # noqa: B023
-        t_np = best_of(lambda: numpy_loop_nms(seg.numpy(), sc.numpy(), threshold, 0.0), repeat=3)  # noqa: B023
-        t_tl = best_of(lambda: torch_loop_nms(seg, sc, threshold, 0.0), repeat=2)  # noqa: B023
-        rows.append(_row(name, 0.0, n, len(ours), t_ours, t_np, t_tl))
+    for name, seg, sc in [("chain", chain, chain_scores), ("all identical", same, same_scores)]:
+        rows.append(
+            _compare(
+                name,
+                0.0,
+                n,
+                partial(temporal_nms, seg, sc, t),
+                partial(numpy_loop_nms, seg.numpy(), sc.numpy(), t, 0.0),
+                partial(torch_loop_nms, seg, sc, t, 0.0),
+                repeat=3,
+                slow_repeat=2,
+            )
+        )
 
-    print(f"temporal NMS at IoU >= {threshold}, best of several runs, torch threads: {torch.get_num_threads()}")
-    print_table(
-        ["case", "offset", "N", "kept", "ours ms", "numpy loop ms", "torch loop ms", "x numpy", "x torch loop"],
-        rows,
+    print(
+        f"temporal NMS at IoU >= {t}, best of several runs, {torch.get_num_threads()} torch threads"
     )
-
-
-def _row(name: str, offset: float, n: int, kept: int, ours: float, np_loop: float, torch_loop: float) -> list:
-    return [name, offset, n, kept, ours * 1e3, np_loop * 1e3, torch_loop * 1e3, np_loop / ours, torch_loop / ours]
+    headers = ["case", "offset", "N", "kept", "ours ms", "numpy loop ms", "torch loop ms"]
+    print_table([*headers, "x numpy", "x torch loop"], rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,47 +267,52 @@ def _row(name: str, offset: float, n: int, kept: int, ours: float, np_loop: floa
 # ---------------------------------------------------------------------------------------------
 
 
-def gpu_benchmark(repeat: int = 5) -> bool:
+def gpu_benchmark(
+    repeat: int = 5,
+    sizes: tuple[tuple[int, int], ...] = ((20, 1000), (200, 4096)),
+    device: str = "cuda",
+) -> bool:
     """Triton batched NMS vs a per-group loop of the torch path, on CUDA.
 
-    Times 20 x 1k and 200 x 4k proposals (offset 1, IoU 0.6), checks that both give the same
-    indices as the CPU torch path, prints a table and returns True; without CUDA (or
-    triton) prints why and returns False.
+    Times ``groups x size`` batches (default 20 x 1k and 200 x 4k; offset 1, IoU 0.6), checks
+    that both give the same indices as the CPU torch path, prints a table and returns True.
+    Without CUDA (or triton) it prints why and returns False. ``device="cpu"`` runs the same
+    code under Triton's interpreter (``TRITON_INTERPRET=1``), for a dry run with small sizes.
     """
     from wtal_blocks.kernels import triton_available
 
-    if not torch.cuda.is_available():
+    if device == "cuda" and not torch.cuda.is_available():
         print("gpu_benchmark: skipped, no CUDA device")
         return False
     if not triton_available():
         print("gpu_benchmark: skipped, triton is not installed")
         return False
-    device = torch.device("cuda")
+    dev = torch.device(device)
     threshold, offset = 0.6, 1.0
-    sync = torch.cuda.synchronize
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
     rows = []
-    for groups, size in [(20, 1000), (200, 4096)]:
+    for groups, size in sizes:
         seg, sc, idxs = batch(groups, size, seed=groups)
-        expected = batched_temporal_nms(seg, sc, idxs, threshold, offset=offset)
-        seg_d, sc_d, idxs_d = seg.to(device), sc.to(device), idxs.to(device)
-
-        def triton_run() -> torch.Tensor:
-            return batched_temporal_nms(seg_d, sc_d, idxs_d, threshold, offset=offset, backend="triton")  # noqa: B023
-
-        def torch_single(s: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-            return temporal_nms(s, p, threshold, offset=offset, backend="torch")
-
-        def loop_run() -> list[int]:
-            return per_group(torch_single, seg_d, sc_d, idxs_d)  # noqa: B023
-
-        assert triton_run().cpu().tolist() == expected.tolist()
-        assert loop_run() == expected.tolist()
-        t_triton = best_of(triton_run, repeat=repeat, sync=sync)
-        t_loop = best_of(loop_run, repeat=2, sync=sync)
-        t_cpu = best_of(lambda: batched_temporal_nms(seg, sc, idxs, threshold, offset=offset), repeat=2)  # noqa: B023
-        rows.append([f"{groups} x {size}", len(expected), t_triton * 1e3, t_loop * 1e3, t_cpu * 1e3, t_loop / t_triton])
-    print(f"batched temporal NMS on {torch.cuda.get_device_name(device)} (IoU >= {threshold}, offset {offset})")
-    print_table(["batch", "kept", "triton ms", "torch per-group loop ms", "torch CPU batched ms", "x loop"], rows)
+        expected = batched_temporal_nms(seg, sc, idxs, threshold, offset=offset).tolist()
+        on_dev = (seg.to(dev), sc.to(dev), idxs.to(dev))
+        kernel = partial(batched_temporal_nms, *on_dev, threshold, offset=offset, backend="triton")
+        single = partial(temporal_nms, iou_threshold=threshold, offset=offset, backend="torch")
+        loop = partial(per_group, single, *on_dev)
+        assert kernel().cpu().tolist() == expected
+        assert loop() == expected
+        t_kernel = best_of(kernel, repeat=repeat, sync=sync)
+        t_loop = best_of(loop, repeat=2, sync=sync)
+        t_cpu = best_of(
+            partial(batched_temporal_nms, seg, sc, idxs, threshold, offset=offset), repeat=2
+        )
+        ms = [t * 1e3 for t in (t_kernel, t_loop, t_cpu)]
+        rows.append([f"{groups} x {size}", len(expected), *ms, t_loop / t_kernel])
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU (Triton interpreter)"
+    print(f"batched temporal NMS on {name} (IoU >= {threshold}, offset {offset})")
+    print_table(
+        ["batch", "kept", "triton ms", "torch per-group loop ms", "torch CPU batched ms", "x loop"],
+        rows,
+    )
     return True
 
 

