@@ -8,11 +8,15 @@ these cases stay small. Large cases are marked ``gpu``.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from tests._nms_cases import Case, adversarial_cases, count_exact_ties, nested_grid_proposals
+from tests.conftest import REPO_ROOT
 from tests.reference import nms_reference as ref
 from wtal_blocks.nms import batched_temporal_nms, temporal_nms
 
@@ -121,3 +125,44 @@ def test_large_batches_on_gpu(groups: int, size: int) -> None:
         got = batched_temporal_nms(seg, sc, idxs, 0.6, offset=offset, backend="triton")
         cpu = batched_temporal_nms(seg.cpu(), sc.cpu(), idxs.cpu(), 0.6, offset=offset)
         assert got.cpu().tolist() == cpu.tolist()
+
+
+_COMPILE_CHECK = """
+import sys
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource, compile
+from wtal_blocks.kernels import nms_triton as k
+
+signature = {name: kind for name, kind in [
+    ("start_ptr", "*fp64"), ("end_ptr", "*fp64"), ("group_first_ptr", "*i64"),
+    ("group_size_ptr", "*i64"), ("num_groups_ptr", "*i64"), ("params_ptr", "*fp64"),
+    ("removed_ptr", "*i8"), ("keep_ptr", "*i8"), ("ROWS", "constexpr"), ("COLS", "constexpr"),
+]}
+source = ASTSource(k._nms_groups_kernel, signature, {"ROWS": k._ROWS, "COLS": k._COLS})
+compiled = compile(source, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": False})
+sys.stdout.write(compiled.asm["ptx"])
+"""
+
+
+def test_compiled_kernel_divides_exactly() -> None:
+    # The interpreter cannot show how the kernel is compiled. Compile it ahead of time for
+    # sm_90 (no device needed; in a fresh process, as the interpreter replaces @triton.jit)
+    # and check the float64 division and the absence of FMAs, which make the GPU results
+    # tie-exact.
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run(
+        [sys.executable, "-c", _COMPILE_CHECK],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0 and (
+        "ImportError" in result.stderr or "ptxas" in result.stderr
+    ):  # pragma: no cover - depends on the triton build
+        pytest.skip(f"this triton cannot compile for CUDA ahead of time: {result.stderr[-300:]}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    ptx = result.stdout
+    assert "div.rn.f64" in ptx
+    assert "fma.rn.f64" not in ptx
+    assert "div.approx" not in ptx and "div.full" not in ptx

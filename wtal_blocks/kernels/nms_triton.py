@@ -19,10 +19,12 @@ The work is the same ``n^2 / 2`` IoU tests per group as a dense mask, spread ove
 which suits the video x class batches of temporal localisation (many groups of a few
 thousand proposals). A single huge group runs on one program.
 
-Exactness: IoU is computed in float64 with the official operation order and IEEE
-round-to-nearest division (``tl.fdiv(..., ieee_rounding=True)``; there is no fused
-multiply-add to contract since the formula has no products), so every suppression decision,
-exact-threshold ties included, equals the torch path's and the official numpy code's.
+Exactness: IoU is computed in float64 with the official operation order. Plain float64
+division lowers to PTX ``div.rn.f64``, IEEE round-to-nearest (``tl.fdiv(ieee_rounding=True)``
+would not: for float64 it emits an f32 intrinsic and fails to compile), and the formula has
+no products that could be contracted into FMAs (the launch also disables FP fusion). So
+every suppression decision, exact-threshold ties included, equals the torch path's and the
+official numpy code's; ``tests/test_nms_triton.py`` checks the generated PTX.
 """
 
 from __future__ import annotations
