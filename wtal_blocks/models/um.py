@@ -12,9 +12,9 @@ Architecture, as in the official code (which differs from the paper in the embed
 
 Module names mirror the official ``state_dict`` keys (``cas_module.conv.0.weight``,
 ``cas_module.conv.0.bias``, ``cas_module.classifier.0.weight``), so official checkpoints
-load directly and our checkpoints load in the official code. Dropout random numbers are
-drawn in the official order (classifier dropout, then the selection mask), so a seeded
-training step consumes the generator the same way.
+load directly and our checkpoints load in the official code. On the CPU the embedding
+convolution runs as one im2col GEMM (several times faster than the oneDNN convolution
+there); elsewhere it is ``conv1d``. Both compute the same sums.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
@@ -89,13 +90,13 @@ class UMOutput:
 class DropoutNoise:
     """Explicit dropout multipliers for one training forward pass.
 
-    By default the network draws its two dropout masks from torch's global generator, in the
-    official order. A recipe can instead draw them itself (:meth:`sample`) from a dedicated
+    By default the network draws its two dropout masks (classifier input, then selection) from
+    torch's global generator. A recipe can instead draw them itself (:meth:`sample`) from a dedicated
     generator for the *global* batch and hand each process its slice: training then gives the
     same numbers on one process or on N data-parallel ones.
 
     Attributes:
-        features: ``(B, D, T)`` multiplier of the classifier input (0 or ``1/(1-p)``).
+        features: ``(B, T, D)`` multiplier of the classifier input (0 or ``1/(1-p)``).
         selection: ``(B, T)`` multiplier of the pseudo segment selection scores.
     """
 
@@ -114,7 +115,7 @@ class DropoutNoise:
         dtype: torch.dtype = torch.float32,
     ) -> DropoutNoise:
         scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
-        feats = torch.empty(batch, embed_dim, time, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
+        feats = torch.empty(batch, time, embed_dim, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
         sel = torch.empty(batch, time, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
         return DropoutNoise(feats.mul_(scale), sel.mul_(scale))
 
@@ -136,10 +137,20 @@ class _CASModule(nn.Module):
         self.drop_out = nn.Dropout(p=dropout)
 
     def forward(self, x: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h = self.conv(rearrange(x, "b t f -> b f t"))
+        """``x (B, T, F)`` -> ``(cas (B, T, C), features (B, T, D))``."""
+        conv = self.conv[0]
+        if x.device.type == "cpu":
+            # im2col + one GEMM: on CPUs this is several times faster than the oneDNN
+            # convolution, forward and backward (same arithmetic up to summation order)
+            padded = F.pad(x, (0, 0, 1, 1))
+            cols = torch.cat([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=2)  # (B, T, 3F)
+            weight = rearrange(conv.weight, "d f k -> d (k f)")
+            h = torch.relu(F.linear(cols, weight, conv.bias))
+        else:
+            h = rearrange(self.conv(rearrange(x, "b t f -> b f t")), "b d t -> b t d")
         dropped = h * noise if (noise is not None and self.training) else self.drop_out(h)
-        cas = self.classifier(dropped)
-        return rearrange(cas, "b c t -> b t c"), rearrange(h, "b d t -> b t d")
+        cas = F.linear(dropped, self.classifier[0].weight[:, :, 0])  # the 1x1 convolution
+        return cas, h
 
 
 class UncertaintyModelingNet(nn.Module):
@@ -209,11 +220,11 @@ class UncertaintyModelingNet(nn.Module):
         check_finite("x", x)
 
         if noise is not None and (
-            tuple(noise.features.shape) != (x.shape[0], self.embed_dim, x.shape[1])
+            tuple(noise.features.shape) != (x.shape[0], x.shape[1], self.embed_dim)
             or tuple(noise.selection.shape) != (x.shape[0], x.shape[1])
         ):
             raise ValueError(
-                f"noise must have shapes (B, D, T) = ({x.shape[0]}, {self.embed_dim}, {x.shape[1]}) and "
+                f"noise must have shapes (B, T, D) = ({x.shape[0]}, {x.shape[1]}, {self.embed_dim}) and "
                 f"(B, T), got {shape_str(noise.features)} and {shape_str(noise.selection)}"
             )
         train_noise = noise if self.training else None

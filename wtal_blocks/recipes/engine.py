@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from .._validation import set_validation
 from ..data.base import FeatureDataset, PaddedBatch, pad_collate
 from ..inference import UMInferenceConfig, UMPostProcessor
 from ..losses import UMObjective
@@ -615,14 +616,15 @@ def train_um(
                 device=device,
                 dtype=batch.features.dtype,
             ).slice(lo, hi)
-            output = model(batch.features, noise=noise)
-            total, terms = objective(
-                output.video_scores,
-                output.background_scores,
-                output.action_features,
-                output.background_features,
-                batch.labels,
-            )
+            with set_validation(False):  # inputs are checked by the dataset; the loss below
+                output = model(batch.features, noise=noise)
+                total, terms = objective(
+                    output.video_scores,
+                    output.background_scores,
+                    output.action_features,
+                    output.background_features,
+                    batch.labels,
+                )
             # scale so that averaging over ranks gives the global-batch mean exactly
             scale = (hi - lo) * dist.world / global_size
             optimiser.zero_grad(set_to_none=True)
@@ -631,7 +633,10 @@ def train_um(
                 _all_reduce_gradients(model, dist.world)
             optimiser.step()
             step += 1
-            logger.step(step, {k: float(v) for k, v in terms.items()})
+            values = {k: float(v) for k, v in terms.items()}  # one sync per step, for logging
+            if not math.isfinite(values["loss_total"]):
+                raise FloatingPointError(f"training diverged at step {step}: losses {values}")
+            logger.step(step, values)
             if config.eval_every > 0 and step % config.eval_every == 0 and step < config.iterations:
                 report, _ = evaluate_model(model, test_set, config, device, step=step, dist=dist)
                 history.append(report)
