@@ -139,6 +139,8 @@ class _CASModule(nn.Module):
     def forward(self, x: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x (B, T, F)`` -> ``(cas (B, T, C), features (B, T, D))``."""
         conv = self.conv[0]
+        classifier = self.classifier[0]
+        assert isinstance(conv, nn.Conv1d) and isinstance(classifier, nn.Conv1d)
         if x.device.type == "cpu":
             # im2col + one GEMM: on CPUs this is several times faster than the oneDNN
             # convolution, forward and backward (same arithmetic up to summation order)
@@ -149,7 +151,7 @@ class _CASModule(nn.Module):
         else:
             h = rearrange(self.conv(rearrange(x, "b t f -> b f t")), "b d t -> b t d")
         dropped = h * noise if (noise is not None and self.training) else self.drop_out(h)
-        cas = F.linear(dropped, self.classifier[0].weight[:, :, 0])  # the 1x1 convolution
+        cas = F.linear(dropped, classifier.weight[:, :, 0])  # the 1x1 convolution
         return cas, h
 
 
