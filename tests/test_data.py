@@ -11,8 +11,8 @@ import pytest
 import torch
 from hypothesis import given
 
+from tests.helpers import write_thumos_layout
 from wtal_blocks.data import (
-    THUMOS14_CLASSES,
     ActivityNetFeatures,
     DataError,
     ThumosFeatures,
@@ -64,21 +64,8 @@ def test_uniform_sampling_matches_official(length: int, t: int) -> None:
         assert idx.tolist() == [int(np.floor(i * length / t)) for i in range(t)]
 
 
-def _write_thumos(root: Path, lengths: dict[str, int], *, feature_dim: int = 8, labels: dict[str, str] | None = None) -> Path:
-    db = {}
-    for split in ("train", "test"):
-        vids = [v for v in lengths if v.startswith(split)]
-        (root / f"split_{split}.txt").write_text("\n".join(vids) + "\n")
-        for stream in ("rgb", "flow"):
-            (root / "features" / split / stream).mkdir(parents=True, exist_ok=True)
-        for n, vid in enumerate(vids):
-            rng = np.random.default_rng(n)
-            for stream in ("rgb", "flow"):
-                np.save(root / "features" / split / stream / f"{vid}.npy", rng.random((lengths[vid], feature_dim), dtype=np.float32))
-            label = (labels or {}).get(vid, THUMOS14_CLASSES[n % 20])
-            db[vid] = {"subset": split, "annotations": [{"label": label, "segment": ["1.0", "2.5"]}]}
-    (root / "gt.json").write_text(json.dumps({"database": db}))
-    return root
+def _write_thumos(root: Path, lengths: dict[str, int], *, labels: dict[str, str] | None = None) -> Path:
+    return write_thumos_layout(root, lengths, labels=labels)
 
 
 def test_thumos_layout_sampling_and_modalities(tmp_path: Path) -> None:
@@ -87,7 +74,7 @@ def test_thumos_layout_sampling_and_modalities(tmp_path: Path) -> None:
     assert train.sampling == "random" and train.feature_dim == 16 and train.num_classes == 20
     s = train[1]  # 5 segments stretched to 20 by repetition
     assert s.features.shape == (20, 16) and s.num_segments == 5 and s.video_id == "train_b"
-    assert s.label.sum() == 1 and s.label[1] == 1
+    assert s.label.sum() == 1 and s.label[1] == 1  # the second video's class
     rgb = np.load(root / "features/train/rgb/train_b.npy")
     flow = np.load(root / "features/train/flow/train_b.npy")
     idx = train.sample_indices(1, 0)

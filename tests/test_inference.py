@@ -7,7 +7,12 @@ import torch
 
 from tests.reference import um_pipeline_reference as ref
 from wtal_blocks import UncertaintyModelingNet
-from wtal_blocks.inference import UMInferenceConfig, UMPostProcessor, minmax_over_time, select_classes
+from wtal_blocks.inference import (
+    UMInferenceConfig,
+    UMPostProcessor,
+    minmax_over_time,
+    select_classes,
+)
 
 f64 = torch.float64
 
@@ -24,7 +29,7 @@ def _net(seed: int, c: int = 5) -> UncertaintyModelingNet:
 def _compare(got, want) -> None:  # type: ignore[no-untyped-def]
     key = lambda d: (d[0], round(d[2], 9), round(d[3], 9), -d[1])  # noqa: E731
     g = sorted(
-        [(int(l), float(s), float(a), float(b)) for l, s, (a, b) in zip(got.labels.tolist(), got.scores.tolist(), got.segments.tolist(), strict=True)],
+        [(int(lab), float(s), float(a), float(b)) for lab, s, (a, b) in zip(got.labels.tolist(), got.scores.tolist(), got.segments.tolist(), strict=True)],
         key=key,
     )
     w = sorted(want, key=key)

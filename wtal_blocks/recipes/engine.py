@@ -633,6 +633,12 @@ def train_um(
                 _all_reduce_gradients(model, dist.world)
             optimiser.step()
             step += 1
+            if dist.active:  # log the global-batch losses, identical to a single-process run
+                import torch.distributed as tdist
+
+                stacked = torch.stack(list(terms.values())) * ((hi - lo) / global_size)
+                tdist.all_reduce(stacked)
+                terms = dict(zip(terms, stacked, strict=True))
             values = {k: float(v) for k, v in terms.items()}  # one sync per step, for logging
             if not math.isfinite(values["loss_total"]):
                 raise FloatingPointError(f"training diverged at step {step}: losses {values}")
@@ -662,7 +668,7 @@ def train_um(
         if best.step == final.step:
             atomic_save(state, out / "model_best.pkl")
         atomic_write_text(out / "results_final.json", json.dumps(results))
-        metrics = final.to_dict() | {"model": "final", "best": best.to_dict(), "seed": config.seed}
+        metrics = final.to_dict() | {"model": "final", "best": best.to_dict(), "seed": config.seed, "world_size": dist.world}
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         log(final.table(f"FINAL model (step {final.step}) - report this number"))
         log(best.table(f"BEST evaluated step ({best.step}) - selected on the test set, optimistic"))

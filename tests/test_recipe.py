@@ -1,0 +1,178 @@
+"""The UM recipe end to end on tiny datasets: train, resume, determinism, evaluate, DDP."""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers import write_thumos_layout
+from wtal_blocks import load_official_checkpoint
+from wtal_blocks.recipes import UMConfig, train_um
+from wtal_blocks.recipes.cli import main
+from wtal_blocks.recipes.engine import RunRefused
+
+LENGTHS = {**{f"train_{i}": 24 + 3 * i for i in range(6)}, **{f"test_{i}": 20 + 5 * i for i in range(4)}}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_thumos_layout(tmp_path_factory.mktemp("thumos"), LENGTHS, instances=True)
+
+
+def _config(root: Path, out: Path, **kw: object) -> UMConfig:
+    base: dict[str, object] = dict(
+        data_root=str(root), modal="rgb", num_segments=20, embed_dim=16, iterations=6, batch_size=4,
+        eval_every=3, eval_batch_size=3, output_dir=str(out), lr=1e-3,
+    )
+    base.update(kw)
+    return UMConfig(**base)  # type: ignore[arg-type]
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)
+
+
+def test_train_writes_everything_and_reports_final_and_best(data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    logs: list[str] = []
+    result = train_um(_config(data_root, out), log=logs.append, progress=False)
+    for name in ("config.json", "train_log.csv", "eval_log.csv", "checkpoint_last.pt", "model_final.pkl", "model_best.pkl", "results_final.json", "metrics.json"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "final" and metrics["step"] == 6 and len(metrics["mAP"]) == 7
+    assert metrics["average_mAP"] == pytest.approx(sum(metrics["mAP"]) / 7)
+    assert metrics["best"]["average_mAP"] >= metrics["average_mAP"]
+    assert result.final.step == 6 and result.best.label == "best"
+    assert [h.step for h in result.history] == [3, 6]
+    rows = list(csv.DictReader((out / "train_log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert {"loss_cls", "loss_um", "loss_be", "loss_total"} <= set(rows[0])
+    evals = list(csv.DictReader((out / "eval_log.csv").open()))
+    assert [int(r["step"]) for r in evals] == [3, 6]
+    assert any("FINAL model (step 6)" in line for line in logs) and any("BEST evaluated step" in line for line in logs)
+    model = load_official_checkpoint(out / "model_final.pkl", feature_dim=8, num_classes=20)
+    assert model.embed_dim == 16
+    results = json.loads((out / "results_final.json").read_text())
+    assert set(results["results"]) == {f"test_{i}" for i in range(4)}
+    assert UMConfig.load(out / "config.json") == _config(data_root, out)
+
+
+def test_existing_run_is_refused_unless_asked(data_root: Path, tmp_path: Path) -> None:
+    cfg = _config(data_root, tmp_path / "run", iterations=1, eval_every=0)
+    train_um(cfg, progress=False, log=lambda _: None)
+    before = (tmp_path / "run" / "model_final.pkl").read_bytes()
+    with pytest.raises(RunRefused, match=r"already holds a run .*--resume.*--overwrite"):
+        train_um(cfg, progress=False, log=lambda _: None)
+    assert (tmp_path / "run" / "model_final.pkl").read_bytes() == before  # nothing overwritten
+    train_um(cfg, overwrite=True, progress=False, log=lambda _: None)
+
+
+def test_same_seed_same_run_and_interrupted_resume_equals_uninterrupted(data_root: Path, tmp_path: Path) -> None:
+    full = _config(data_root, tmp_path / "a")
+    train_um(full, progress=False, log=lambda _: None)
+    again = _config(data_root, tmp_path / "b")
+    train_um(again, progress=False, log=lambda _: None)
+    wa, wb = _weights(tmp_path / "a" / "model_final.pkl"), _weights(tmp_path / "b" / "model_final.pkl")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["mAP"] == json.loads((tmp_path / "b" / "metrics.json").read_text())["mAP"]
+
+    part = _config(data_root, tmp_path / "c", eval_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        train_um(part, progress=False, log=lambda _: None, stop_after=3)
+    assert not (tmp_path / "c" / "model_final.pkl").exists()
+    train_um(part, resume=True, progress=False, log=lambda _: None)
+    wc = _weights(tmp_path / "c" / "model_final.pkl")
+    assert all(torch.equal(wa[k], wc[k]) for k in wa), "resumed run differs from the uninterrupted one"
+    steps = [int(r["step"]) for r in csv.DictReader((tmp_path / "c" / "train_log.csv").open())]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+    other = _config(data_root, tmp_path / "c", alpha=0.0, eval_every=2)
+    with pytest.raises(ValueError, match=r"cannot resume with a different configuration \(alpha"):
+        train_um(other, resume=True, progress=False, log=lambda _: None)
+
+
+def test_different_seed_differs(data_root: Path, tmp_path: Path) -> None:
+    train_um(_config(data_root, tmp_path / "a", iterations=2, eval_every=0), progress=False, log=lambda _: None)
+    train_um(_config(data_root, tmp_path / "b", iterations=2, eval_every=0, seed=1), progress=False, log=lambda _: None)
+    wa, wb = _weights(tmp_path / "a" / "model_final.pkl"), _weights(tmp_path / "b" / "model_final.pkl")
+    assert not torch.equal(wa["cas_module.conv.0.weight"], wb["cas_module.conv.0.weight"])
+
+
+def test_cli_train_and_evaluate(data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli"
+    code = main(["train", "--data-root", str(data_root), "--modal", "rgb", "--iterations", "3", "--batch-size", "2", "--seed", "4",
+                 "--output-dir", str(out), "--num-segments", "20", "--embed-dim", "16", "--eval-every", "0",
+                 "--alpha", "0.001", "--beta", "0.5", "--margin", "50", "--r-act", "5", "--r-bkg", "3", "--lr", "0.0002", "--weight-decay", "0"])
+    assert code == 0
+    cfg = UMConfig.load(out / "config.json")
+    assert (cfg.alpha, cfg.beta, cfg.margin, cfg.r_act, cfg.r_bkg, cfg.lr, cfg.weight_decay, cfg.seed) == (0.001, 0.5, 50.0, 5.0, 3.0, 0.0002, 0.0, 4)
+    result = tmp_path / "result.json"
+    capsys.readouterr()
+    code = main(["evaluate", "--data-root", str(data_root), "--checkpoint", str(out / "model_final.pkl"), "--output", str(result), "--modal", "rgb"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "mAP (%)" in printed and "video classification accuracy" in printed
+    assert set(json.loads(result.read_text())["results"]) == {f"test_{i}" for i in range(4)}
+
+
+def test_cli_evaluate_random_official_checkpoint_and_bad_checkpoint(data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wtal_blocks import UncertaintyModelingNet
+
+    ckpt = tmp_path / "model_seed_0.pkl"
+    torch.save(UncertaintyModelingNet(16, 20, embed_dim=32).state_dict(), ckpt)  # modal all: F = 16
+    assert main(["evaluate", "--data-root", str(data_root), "--checkpoint", str(ckpt), "--output", str(tmp_path / "r.json")]) == 0
+    assert "mAP (%)" in capsys.readouterr().out
+    bad = tmp_path / "r_bad.json"
+    assert main(["evaluate", "--data-root", str(data_root), "--checkpoint", str(ckpt), "--output", str(bad), "--modal", "rgb"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint has feature size F = 16, expected 8" in err and str(ckpt) in err
+    assert not bad.exists()
+
+
+def test_cli_reports_data_errors_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data-root", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "o")]) == 2
+    assert "gt.json: file not found" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ddp_worker(rank: int, world: int, port: int, cfg: UMConfig) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    try:
+        train_um(cfg, progress=False, log=lambda _: None)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_two_process_ddp_equals_single_process(data_root: Path, tmp_path: Path) -> None:
+    import torch.multiprocessing as mp
+
+    single = _config(data_root, tmp_path / "single", iterations=4, eval_every=2)
+    train_um(single, progress=False, log=lambda _: None)
+    ddp = _config(data_root, tmp_path / "ddp", iterations=4, eval_every=2)
+    mp.spawn(_ddp_worker, args=(2, _free_port(), ddp), nprocs=2, join=True)
+    ws, wd = _weights(tmp_path / "single" / "model_final.pkl"), _weights(tmp_path / "ddp" / "model_final.pkl")
+    for k in ws:
+        torch.testing.assert_close(wd[k], ws[k], rtol=1e-5, atol=1e-6)
+    loss_s = [float(r["loss_total"]) for r in csv.DictReader((tmp_path / "single" / "train_log.csv").open())]
+    loss_d = [float(r["loss_total"]) for r in csv.DictReader((tmp_path / "ddp" / "train_log.csv").open())]
+    assert loss_d == pytest.approx(loss_s, rel=1e-5)
+    ms = json.loads((tmp_path / "single" / "metrics.json").read_text())
+    md = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert md["mAP"] == pytest.approx(ms["mAP"], abs=1e-4)
+    assert (ms["world_size"], md["world_size"]) == (1, 2)
