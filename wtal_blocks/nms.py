@@ -55,6 +55,8 @@ one launch; see that module.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -139,25 +141,26 @@ def _check_idxs(idxs: Tensor, segments: Tensor) -> None:
         )
 
 
+def _check_number(name: str, value: object, expected: str, ok: Callable[[float], bool]) -> float:
+    """``float(value)`` if it is a real number (not a bool) that passes ``ok``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if ok(number):  # nan fails every comparison
+            return number
+    raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
 def _check_unit_interval(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    value = float(value)
-    if not (0.0 <= value <= 1.0):  # also rejects nan
-        raise ValueError(f"{name} must be a number in [0, 1], got {value}")
-    return value
+    return _check_number(name, value, "a number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
 
 
 def _check_offset(offset: float) -> float:
-    if isinstance(offset, bool) or not isinstance(offset, (int, float)):
-        raise ValueError(f"offset must be a finite number >= 0, got {offset!r}")
-    offset = float(offset)
-    if not (math.isfinite(offset) and offset >= 0.0):
-        raise ValueError(
-            f"offset must be a finite number >= 0 (0 for plain IoU, 1 for the official '+1' "
-            f"convention), got {offset}"
-        )
-    return offset
+    return _check_number(
+        "offset",
+        offset,
+        "a finite number >= 0 (0 for plain IoU, 1 for the official '+1' convention)",
+        lambda v: math.isfinite(v) and v >= 0.0,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,19 +582,11 @@ def _check_soft_nms_args(
 ) -> None:
     if method not in ("gaussian", "linear"):
         raise ValueError(f"method must be 'gaussian' or 'linear', got {method!r}")
-    if (
-        isinstance(sigma, bool)
-        or not isinstance(sigma, (int, float))
-        or not (math.isfinite(sigma) and sigma > 0)
-    ):
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    if (
-        isinstance(min_score, bool)
-        or not isinstance(min_score, (int, float))
-        or not (math.isfinite(min_score) and min_score >= 0)
-    ):
-        # decay must move every live score down, which holds only for scores >= 0
-        raise ValueError(f"min_score must be a finite number >= 0, got {min_score!r}")
+    _check_number("sigma", sigma, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+    # decay must move every live score down, which holds only for scores >= 0
+    _check_number(
+        "min_score", min_score, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0
+    )
     if max_detections is not None and (
         isinstance(max_detections, bool)
         or not isinstance(max_detections, int)
@@ -644,8 +639,9 @@ def _soft_nms_torch(
     Instead of picking one segment at a time, each round picks every live segment that
     beats all its live overlapping neighbours in (score, -index) order: no neighbour can be
     picked before it by the sequential loop, because scores only decay, so its score is
-    final. Their neighbours are decayed and the round repeats. Rounds are bounded by the
-    largest cluster of mutually overlapping segments, not by N.
+    final. Their neighbours are decayed and the round repeats. The number of rounds is the
+    longest chain of picks that wait on one another (about 30 for 1000 UM-like proposals
+    with the Gaussian decay), not the number of picks.
     """
     n = segments.shape[0]
     device = segments.device
