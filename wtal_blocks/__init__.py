@@ -39,6 +39,32 @@ _EXPORTS: dict[str, str] = {
     "UncertaintyModelingNet": "models",
     "UMOutput": "models",
     "load_official_checkpoint": "models",
+    # temporal NMS (inference step 9)
+    "temporal_nms": "nms",
+    "batched_temporal_nms": "nms",
+    "soft_nms": "nms",
+    "batched_soft_nms": "nms",
+    "TemporalNMS": "nms",
+    # segments, proposals and the UM inference pipeline (steps 5-10)
+    "upsample_linear": "segments",
+    "find_runs": "segments",
+    "ProposalGenerator": "proposals",
+    "ProposalBatch": "proposals",
+    "VideoProposals": "proposals",
+    "UMInferenceConfig": "inference",
+    "UMPostProcessor": "inference",
+    "select_classes": "inference",
+    "minmax_over_time": "inference",
+    # data
+    "ThumosFeatures": "data",
+    "ActivityNetFeatures": "data",
+    "SyntheticWTAL": "data",
+    "pad_collate": "data",
+    "THUMOS14_CLASSES": "data",
+    # recipe
+    "UMConfig": "recipes",
+    "train_um": "recipes",
+    "evaluate_checkpoint": "recipes",
     # evaluation (numpy only; never imports torch)
     "DetectionMAP": "evaluation",
     "DetectionResult": "evaluation",
@@ -76,6 +102,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
+    from .data import (
+        THUMOS14_CLASSES,
+        ActivityNetFeatures,
+        SyntheticWTAL,
+        ThumosFeatures,
+        pad_collate,
+    )
     from .evaluation import (
         ClassificationMetrics,
         DetectionMAP,
@@ -95,6 +128,7 @@ if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
         um_classification_accuracy,
         write_activitynet_results,
     )
+    from .inference import UMInferenceConfig, UMPostProcessor, minmax_over_time, select_classes
     from .losses import (
         BackgroundEntropyLoss,
         UMObjective,
@@ -105,12 +139,16 @@ if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
         video_classification_loss,
     )
     from .models import UMOutput, UncertaintyModelingNet, load_official_checkpoint
+    from .nms import TemporalNMS, batched_soft_nms, batched_temporal_nms, soft_nms, temporal_nms
     from .pooling import (
         TopKMILPooling,
         k_from_ratio,
         topk_mil_pooling,
         topk_mil_pooling_with_indices,
     )
+    from .proposals import ProposalBatch, ProposalGenerator, VideoProposals
+    from .recipes import UMConfig, evaluate_checkpoint, train_um
+    from .segments import find_runs, upsample_linear
     from .uncertainty import (
         FeatureMagnitudeUncertainty,
         PseudoSegments,

@@ -3,6 +3,7 @@
 from .activitynet import ActivityNetFeatures
 from .base import DataError, FeatureDataset, PaddedBatch, VideoSample, pad_collate
 from .sampling import random_perturb, uniform_sampling
+from .synthetic import SyntheticWTAL, write_official_layout
 from .thumos14 import THUMOS14_CLASSES, ThumosFeatures
 
 __all__ = [
@@ -11,9 +12,11 @@ __all__ = [
     "DataError",
     "FeatureDataset",
     "PaddedBatch",
+    "SyntheticWTAL",
     "ThumosFeatures",
     "VideoSample",
     "pad_collate",
     "random_perturb",
     "uniform_sampling",
+    "write_official_layout",
 ]
