@@ -44,22 +44,29 @@ def oic(seq: np.ndarray, positions: np.ndarray, cls: int, video_score: float, t_
     return out
 
 
-def nms(proposals: list[list[float]], thresh: float = 0.6) -> list[list[float]]:
-    """Greedy NMS with the "+1" convention; ``proposals`` rows are (class, score, start, end)."""
-    p = np.asarray(proposals, dtype=np.float64)
-    x1, x2, scores = p[:, 2], p[:, 3], p[:, 1]
-    areas = x2 - x1 + 1
+def numpy_loop_nms(
+    segments: np.ndarray, scores: np.ndarray, thresh: float, offset: float
+) -> list[int]:
+    """The official formulation: ``areas = x2 - x1 + 1``, keep ``iou < thresh`` (stable sort)."""
+    x1, x2 = segments[:, 0], segments[:, 1]
+    areas = x2 - x1 + offset
     order = np.argsort(-scores, kind="stable")
     keep = []
     while order.size > 0:
         i = order[0]
-        keep.append(proposals[i])
+        keep.append(int(i))
         xx1 = np.maximum(x1[i], x1[order[1:]])
         xx2 = np.minimum(x2[i], x2[order[1:]])
-        inter = np.maximum(0.0, xx2 - xx1 + 1)
+        inter = np.maximum(0.0, xx2 - xx1 + offset)
         iou = inter / (areas[i] + areas[order[1:]] - inter)
-        order = order[np.where(iou < thresh)[0] + 1]
+        order = order[np.flatnonzero(iou < thresh) + 1]
     return keep
+
+
+def nms(proposals: list[list[float]], thresh: float = 0.6) -> list[list[float]]:
+    """Greedy NMS with the "+1" convention; ``proposals`` rows are (class, score, start, end)."""
+    p = np.asarray(proposals, dtype=np.float64)
+    return [proposals[i] for i in numpy_loop_nms(p[:, 2:4], p[:, 1], thresh, 1.0)]
 
 
 def minmax(x: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
@@ -67,7 +74,7 @@ def minmax(x: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = 
         hi = np.maximum(x.max(axis=0), 0)
         lo = np.maximum(x.min(axis=0), 0)
     delta = hi - lo
-    delta = np.where(delta <= 0, 1.0, delta)
+    delta = np.where(delta <= 0, np.ones_like(delta), delta)
     return np.clip((x - lo) / delta, 0.0, 1.0)
 
 
@@ -81,9 +88,11 @@ def postprocess_video(
 ) -> list[list[float]]:
     """Detections of one video, official structure: loops over thresholds and classes."""
     t = cas_softmax.shape[0]
-    mag_act, mag_bkg = magnitudes[action_index].mean(), magnitudes[background_index].mean()
-    u = minmax(magnitudes, np.asarray(mag_bkg), np.asarray(mag_act))
-    cas = minmax(cas_softmax * u[:, None])
+    # float32 like the official torch tensors; float64 only from the upsampling on
+    f32 = np.float32
+    mag_act, mag_bkg = magnitudes[action_index].mean(dtype=f32), magnitudes[background_index].mean(dtype=f32)
+    u = minmax(magnitudes.astype(f32), np.asarray(mag_bkg, f32), np.asarray(mag_act, f32)).astype(f32)
+    cas = minmax((cas_softmax.astype(f32) * u[:, None]).astype(f32)).astype(f32)
     pred = np.where(video_scores >= 0.2)[0]
     if len(pred) == 0:
         pred = np.array([np.argmax(video_scores)])

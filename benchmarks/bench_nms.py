@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+from _official_style import numpy_loop_nms
 from _timing import best_of, print_table
 
 from wtal_blocks.nms import batched_temporal_nms, temporal_nms
@@ -105,25 +106,6 @@ def batch(groups: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
 # ---------------------------------------------------------------------------------------------
 # baselines
 # ---------------------------------------------------------------------------------------------
-
-
-def numpy_loop_nms(
-    segments: np.ndarray, scores: np.ndarray, thresh: float, offset: float
-) -> list[int]:
-    """The official formulation: ``areas = x2 - x1 + 1``, keep ``iou < thresh`` (stable sort)."""
-    x1, x2 = segments[:, 0], segments[:, 1]
-    areas = x2 - x1 + offset
-    order = np.argsort(-scores, kind="stable")
-    keep = []
-    while order.size > 0:
-        i = order[0]
-        keep.append(int(i))
-        xx1 = np.maximum(x1[i], x1[order[1:]])
-        xx2 = np.minimum(x2[i], x2[order[1:]])
-        inter = np.maximum(0.0, xx2 - xx1 + offset)
-        iou = inter / (areas[i] + areas[order[1:]] - inter)
-        order = order[np.flatnonzero(iou < thresh) + 1]
-    return keep
 
 
 def torch_loop_nms(

@@ -24,7 +24,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ._validation import check_mask, check_rank
+from ._validation import check_finite, check_mask, check_rank, set_validation
 from .models.um import UMOutput
 from .nms import batched_temporal_nms
 from .proposals import (
@@ -144,12 +144,16 @@ class UMPostProcessor:
         self, output: UMOutput, num_segments: Tensor | Sequence[int], durations: Tensor | Sequence[float] | None = None
     ) -> ProposalBatch:
         """All proposals before NMS (flat, for the whole batch)."""
-        cas, u = self.scores(output)
-        classes = select_classes(output.video_scores, self.config.class_threshold)
-        aux = u if self.config.scoring == "fused" else None
-        return self.generator(
-            cas, output.video_scores, num_segments, auxiliary=aux, classes=classes, mask=output.mask, durations=durations
-        )
+        for name in ("cas_softmax", "magnitudes", "video_scores"):
+            value = getattr(output, name)
+            check_finite(name, value if output.mask is None or (value.dim() == 2 and name == "video_scores") else value[output.mask])
+        with set_validation(False):  # everything below is derived from the checked tensors
+            cas, u = self.scores(output)
+            classes = select_classes(output.video_scores, self.config.class_threshold)
+            aux = u if self.config.scoring == "fused" else None
+            return self.generator(
+                cas, output.video_scores, num_segments, auxiliary=aux, classes=classes, mask=output.mask, durations=durations
+            )
 
     def __call__(
         self, output: UMOutput, num_segments: Tensor | Sequence[int], durations: Tensor | Sequence[float] | None = None

@@ -45,8 +45,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._piecewise import PiecewiseLinear
 from ._validation import check_finite, check_mask, check_rank, shape_str
-from .segments import find_runs, numpy_arange, upsample_linear
+from .segments import numpy_arange
 
 __all__ = [
     "UM_CAS_THRESHOLDS",
@@ -133,7 +134,7 @@ class ProposalGenerator:
         feature_fps: frame rate of the feature extraction (25).
         faithful: reproduce the official quirks (see the module docstring).
         chunk_elements: memory bound: (video, class) pairs are processed in chunks so that
-            ``thresholds × pairs × upsampled length`` stays below this many elements.
+            about ``16 × pairs × T`` stays below this many elements.
 
     Call:
         ``generator(scores, video_scores, num_segments, *, auxiliary=None, classes=None,
@@ -167,7 +168,7 @@ class ProposalGenerator:
         frames_per_segment: int = 16,
         feature_fps: float = 25.0,
         faithful: bool = True,
-        chunk_elements: int = 40_000_000,
+        chunk_elements: int = 20_000_000,
     ) -> None:
         if thresholds is None:
             thresholds = UM_CAS_THRESHOLDS if faithful else tuple(i / 40 for i in range(10))
@@ -255,8 +256,7 @@ class ProposalGenerator:
                 raise ValueError(f"durations must be {b} finite positive seconds, got {dur.tolist()}")
         lengths = torch.full((b,), t, device=scores.device) if mask is None else mask.sum(dim=1)
         pair_video, pair_class = torch.nonzero(classes, as_tuple=True)
-        n_thr = len(self.thresholds) + (len(self.auxiliary_thresholds) if auxiliary is not None else 0)
-        per_pair = max(1, n_thr * self.scale * t)
+        per_pair = max(1, 16 * t)  # a handful of (pairs, T) arrays
         chunk = max(1, self.chunk_elements // per_pair)
         parts = [
             self._generate(
@@ -288,80 +288,142 @@ class ProposalGenerator:
         pair_video: Tensor,
         pair_class: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Proposals of a chunk of (video, class) pairs, shape ``(P,)`` each."""
-        device = scores.device
+        """Proposals of a chunk of (video, class) pairs.
+
+        The x``scale`` upsampled sequences are never materialised: :class:`PiecewiseLinear`
+        gives exact point values, threshold runs and range sums from one piece per segment,
+        and sums over a *thresholded* sequence come from its runs (:class:`_RunIndex`). Work is
+        O(pairs × T + runs), not O(thresholds × pairs × scale × T).
+        """
         f64 = torch.float64
-        # (P, T) sequences of the selected pairs, upsampled to (P, L)
-        seq = scores[pair_video, :, pair_class]
-        pair_mask = None if mask is None else mask[pair_video]
-        extrapolate = self.faithful
-        up = upsample_linear(seq, self.scale, mask=pair_mask, extrapolate=extrapolate)
-        length_up = self.scale * lengths[pair_video]  # (P,)
-        big_l = up.shape[1]
-        pos = torch.arange(big_l, device=device)
-        valid = pos[None, :] < length_up[:, None]  # (P, L)
+        pair_len = lengths[pair_video]
+        seq = scores[pair_video, :, pair_class]  # (P, T)
+        curve = PiecewiseLinear(seq, pair_len, self.scale, extrapolate=self.faithful)
+        length_up = self.scale * pair_len
 
-        thr = torch.tensor(self.thresholds, dtype=f64, device=device)[:, None, None]
-        # thresholds on the scored sequence: zero below, candidates still > 0, scored thresholded
-        thresholded = torch.where(up[None] >= thr, up[None], up.new_zeros(()))  # (H1, P, L)
-        cand_main = (thresholded > 0) & valid[None]
-        prefix_main = _prefix(thresholded)  # (H1, P, L+1)
-        cands = [cand_main]
+        parts: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+        if self.thresholds:
+            # thresholds on the scored sequence: candidates ``x >= thr`` (and > 0), scored on the
+            # thresholded sequence, whose range sums are answered from the runs of that threshold
+            runs = curve.runs(self.thresholds)
+            index = _RunIndex(runs, curve, len(self.thresholds))
+            keep = self._keep(runs, len(self.thresholds))
+            p, h, a, b = (x[keep] for x in runs)
+            n = b - a + 1
+            outer_s, outer_e = self._outer(a, b, n, length_up[p])
+            own_before, own_mass = index.before[keep], index.mass[keep]
+            group = p * len(self.thresholds) + h
+            left = own_before - index.cumulative(group, p, outer_s)
+            right = index.cumulative(group, p, outer_e + 1) - (own_before + own_mass)
+            parts.append((p, a, b, self._oic(own_mass, left + right, n, a - outer_s + outer_e - b)))
         if auxiliary is not None and self.auxiliary_thresholds:
-            aux_seq = auxiliary[pair_video] if auxiliary.dim() == 2 else auxiliary[pair_video, :, pair_class]
-            aux_up = upsample_linear(aux_seq, self.scale, mask=pair_mask, extrapolate=extrapolate)
-            athr = torch.tensor(self.auxiliary_thresholds, dtype=f64, device=device)[:, None, None]
-            # official: zero below the threshold, candidates still > 0; scored un-thresholded
-            cands.append((aux_up[None] >= athr) & (aux_up[None] > 0) & valid[None])
-        cand = torch.cat(cands) if len(cands) > 1 else cand_main  # (H, P, L)
-        n_main = cand_main.shape[0]
-        n_pairs = up.shape[0]
+            # thresholds on the auxiliary sequence (per video when it has no class axis)
+            if auxiliary.dim() == 2:
+                videos, inverse = torch.unique_consecutive(pair_video, return_inverse=True)
+                aux_curve = PiecewiseLinear(auxiliary[videos], lengths[videos], self.scale, extrapolate=self.faithful)
+                v_runs = aux_curve.runs(self.auxiliary_thresholds)
+                runs = _runs_to_pairs(v_runs, inverse)
+            else:
+                aux_curve = PiecewiseLinear(auxiliary[pair_video, :, pair_class], pair_len, self.scale, extrapolate=self.faithful)
+                runs = aux_curve.runs(self.auxiliary_thresholds)
+            keep = self._keep(runs, len(self.auxiliary_thresholds))
+            p, _, a, b = (x[keep] for x in runs)
+            n = b - a + 1
+            outer_s, outer_e = self._outer(a, b, n, length_up[p])
+            s_a, s_b1 = curve.cumulative(p, a), curve.cumulative(p, b + 1)
+            outer_sum = (s_a - curve.cumulative(p, outer_s)) + (curve.cumulative(p, outer_e + 1) - s_b1)
+            parts.append((p, a, b, self._oic(s_b1 - s_a, outer_sum, n, a - outer_s + outer_e - b)))
 
-        row, start, end = find_runs(cand)
-        h = torch.div(row, n_pairs, rounding_mode="floor")
-        p = row - h * n_pairs
-        n = end - start + 1
-        keep = n >= self.min_length
-        if self.faithful:  # quirk 3: a lone candidate at position 0 gives nothing
-            count = cand.sum(dim=2).reshape(-1)
-            keep &= ~((count[row] == 1) & (start == 0))
-        h, p, start, end, n = h[keep], p[keep], start[keep], end[keep], n[keep]
-
-        # inner / outer sums from prefix sums of the sequence each run is scored on
-        lam_n = self.outer_ratio * n.to(f64)
-        outer_s = torch.clamp(torch.trunc(start.to(f64) - lam_n).long(), min=0)
-        outer_e = torch.minimum(torch.trunc(end.to(f64) + lam_n).long(), length_up[p] - 1)
-        is_main = h < n_main
-        if auxiliary is not None and cand.shape[0] > n_main:
-            prefix_plain = _prefix(up)  # (P, L+1): auxiliary runs are scored un-thresholded
-            hm = h.clamp(max=n_main - 1)
-
-            def s_at(i: Tensor) -> Tensor:
-                return torch.where(is_main, prefix_main[hm, p, i], prefix_plain[p, i])
-        else:
-
-            def s_at(i: Tensor) -> Tensor:
-                return prefix_main[h, p, i]
-
-        s_a, s_b1 = s_at(start), s_at(end + 1)
-        inner = (s_b1 - s_a) / n.to(f64)
-        n_out = (start - outer_s) + (outer_e - end)
-        out_sum = (s_a - s_at(outer_s)) + (s_at(outer_e + 1) - s_b1)
-        outer = torch.where(n_out > 0, out_sum / n_out.clamp(min=1).to(f64), torch.zeros_like(out_sum))
-        vid = pair_video[p]
-        cls = pair_class[p]
-        score = inner - outer + self.video_score_weight * video_scores[vid, cls].to(f64)
-
+        empty = pair_video.new_zeros(0)
+        p = torch.cat([x[0] for x in parts]) if parts else empty
+        a = torch.cat([x[1] for x in parts]) if parts else empty
+        b = torch.cat([x[2] for x in parts]) if parts else empty
+        contrast = torch.cat([x[3] for x in parts]) if parts else empty.to(f64)
+        vid, cls = pair_video[p], pair_class[p]
+        score = contrast + self.video_score_weight * video_scores[vid, cls].to(f64)
         if durations is not None:  # the video's T sampled segments span its whole duration
             t_factor = durations[vid] / (self.scale * lengths[vid]).to(f64)
         else:  # seconds per upsampled position, as the official code computes it (one division)
             num = (self.frames_per_segment * n_seg[vid]).to(f64)
             den = (self.scale * lengths[vid]).to(f64) * self.feature_fps
             t_factor = num / den
-        segments = torch.stack([start.to(f64) * t_factor, (end + 1).to(f64) * t_factor], dim=1)
+        segments = torch.stack([a.to(f64) * t_factor, (b + 1).to(f64) * t_factor], dim=1)
         return segments, score, cls, vid
 
+    def _keep(self, runs: tuple[Tensor, Tensor, Tensor, Tensor], count: int) -> Tensor:
+        p, h, a, b = runs
+        keep = (b - a + 1) >= self.min_length
+        if self.faithful and keep.numel():
+            # quirk 3: a (class, threshold) whose only candidate position is 0 gives nothing
+            group = p * count + h
+            lone = torch.bincount(group, minlength=int(group.max()) + 1)[group] == 1
+            keep &= ~(lone & (a == 0) & (b == 0))
+        return keep
 
-def _prefix(x: Tensor) -> Tensor:
-    """Inclusive prefix sums along the last axis with a leading 0: ``S[i] = Σ_{j<i} x_j``."""
-    return torch.nn.functional.pad(torch.cumsum(x, dim=-1), (1, 0))
+    def _outer(self, a: Tensor, b: Tensor, n: Tensor, length_up: Tensor) -> tuple[Tensor, Tensor]:
+        """Outer region ``[int(a - λn), a)`` and ``(b, int(b + λn)]``, clipped (official ``int``)."""
+        lam_n = self.outer_ratio * n.to(torch.float64)
+        outer_s = torch.clamp(torch.trunc(a.to(torch.float64) - lam_n).long(), min=0)
+        outer_e = torch.minimum(torch.trunc(b.to(torch.float64) + lam_n).long(), length_up - 1)
+        return outer_s, outer_e
+
+    @staticmethod
+    def _oic(inner_sum: Tensor, outer_sum: Tensor, n: Tensor, n_outer: Tensor) -> Tensor:
+        inner = inner_sum / n.to(inner_sum.dtype)
+        outer = torch.where(n_outer > 0, outer_sum / n_outer.clamp(min=1).to(outer_sum.dtype), torch.zeros_like(outer_sum))
+        return inner - outer
+
+
+class _RunIndex:
+    """Range sums of a thresholded sequence from its runs.
+
+    For the runs of one (pair, threshold) group, ``cumulative(g, p, i)`` is
+    ``Σ_{j < i, x_j >= thr} x_j``: the masses of the runs that start before ``i``, the last one
+    cut at ``i``. One ``searchsorted`` over the sorted run keys answers all queries.
+    """
+
+    def __init__(self, runs: tuple[Tensor, Tensor, Tensor, Tensor], curve: PiecewiseLinear, count: int) -> None:
+        p, h, a, b = runs
+        self.curve = curve
+        self.width = curve.scale * curve.a.shape[1] + 2
+        self.group = p * count + h
+        self.pair = p
+        self.start = a
+        self.end = b
+        self.keys = self.group * self.width + a
+        self.mass = curve.cumulative(p, b + 1) - curve.cumulative(p, a)
+        total = torch.cumsum(self.mass, 0)
+        first = torch.searchsorted(self.keys, self.group * self.width)  # first run of each group
+        self.before = (total - self.mass) - (total[first] - self.mass[first])  # masses of earlier runs
+
+    def cumulative(self, group: Tensor, pair: Tensor, pos: Tensor) -> Tensor:
+        k = torch.searchsorted(self.keys, group * self.width + pos) - 1  # last run starting before pos
+        has = k >= 0
+        k = k.clamp(min=0)
+        has &= self.group[k] == group
+        stop = torch.minimum(pos, self.end[k] + 1)
+        partial = self.curve.cumulative(pair, stop) - self.curve.cumulative(pair, self.start[k])
+        return torch.where(has, self.before[k] + partial, torch.zeros_like(partial))
+
+
+def _runs_to_pairs(runs: tuple[Tensor, Tensor, Tensor, Tensor], pair_video_rank: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-video runs -> the same runs for every pair (class) of that video.
+
+    ``pair_video_rank`` is, per pair, the rank of its video among the chunk's videos (pairs are
+    sorted by video). The result stays sorted by (pair, threshold, start).
+    """
+    v, h, a, b = runs
+    pairs_per_video = torch.bincount(pair_video_rank, minlength=int(pair_video_rank.max()) + 1 if pair_video_rank.numel() else 0)
+    first_pair = torch.cumsum(pairs_per_video, 0) - pairs_per_video
+    # group the runs of each video, then repeat the whole group once per pair of the video
+    n_runs = torch.bincount(v, minlength=pairs_per_video.shape[0])
+    run_first = torch.cumsum(n_runs, 0) - n_runs
+    copies = pairs_per_video[v]
+    rep = torch.repeat_interleave(torch.arange(v.shape[0], device=v.device), copies)
+    # k-th copy of run i belongs to pair first_pair[v_i] + k; order: by video, pair, then run
+    copy_rank = torch.arange(rep.shape[0], device=v.device) - (torch.cumsum(copies, 0) - copies)[rep]
+    # copies are laid out run-major; reorder to pair-major inside each video
+    within = rep - run_first[v[rep]]
+    pair = first_pair[v[rep]] + copy_rank
+    order = torch.argsort(pair * (v.shape[0] + 1) + within)
+    return pair[order], h[rep][order], a[rep][order], b[rep][order]
