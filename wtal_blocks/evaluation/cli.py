@@ -9,9 +9,11 @@ The human output is a table (mAP per threshold, the average, the worst and best 
 ``--json`` prints exactly one JSON object ``{"tiou_thresholds", "mAP", "average_mAP", "ap"}``.
 Input errors print one line to stderr and exit with status 2 (no traceback).
 
-Only numpy is imported (never torch), so the command starts fast. New output options (a later
-``--plots DIR``) plug in as one more argument in :func:`_add_output_options` and one more step
-in :func:`_emit`, which receives the finished :class:`DetectionResult`.
+``--plots DIR`` also writes the per-class AP bar chart and precision–recall curves as PNGs
+(:func:`wtal_blocks.viz.write_evaluation_plots`; needs the ``viz`` extra, matplotlib).
+
+Only numpy is imported (never torch; matplotlib only with ``--plots``), so the command starts
+fast.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .annotations import GroundTruth, Predictions, Thumos14Annotations
 from .detection import ACTIVITYNET_TIOU_THRESHOLDS, DetectionResult, evaluate_detection
 from .errors import EvaluationInputError
 from .io import (
@@ -43,6 +46,12 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true",
         help="print one JSON object {tiou_thresholds, mAP, average_mAP, ap} instead of the table",
+    )
+    parser.add_argument(
+        "--plots", default=None, metavar="DIR",
+        help="also write the per-class AP chart and precision-recall curves (best, median and "
+        "worst class at tIoU 0.5, or the middle threshold) as PNGs to DIR; needs matplotlib "
+        "(pip install 'wtal_blocks[viz]')",
     )
 
 
@@ -89,7 +98,9 @@ def _with_path(exc: EvaluationInputError, path: str) -> EvaluationInputError:
     return EvaluationInputError(exc.reason, path=path, video=exc.video, index=exc.index, field=exc.field)
 
 
-def _evaluate(args: argparse.Namespace) -> tuple[DetectionResult, str]:
+def _evaluate(
+    args: argparse.Namespace,
+) -> tuple[DetectionResult, str, GroundTruth | Thumos14Annotations, Predictions]:
     if args.protocol == "thumos14":
         thresholds = parse_tiou_thresholds(args.tiou or THUMOS14_OFFICIAL_TIOU_THRESHOLDS)
         annotations = load_thumos14_annotations(args.ground_truth, subset=args.subset or "test")
@@ -109,7 +120,7 @@ def _evaluate(args: argparse.Namespace) -> tuple[DetectionResult, str]:
             f"  {len(annotations)} instances, {len(annotations.ambiguous_segments)} ambiguous segments, "
             f"{len(result.class_names)} classes; {result.n_predictions} predictions"
         )
-        return result, header
+        return result, header, annotations, predictions
     thresholds = parse_tiou_thresholds(args.tiou or ACTIVITYNET_TIOU_THRESHOLDS)
     ground_truth = load_activitynet_ground_truth(args.ground_truth, subset=args.subset or "auto")
     predictions = load_activitynet_results(args.predictions)
@@ -125,7 +136,7 @@ def _evaluate(args: argparse.Namespace) -> tuple[DetectionResult, str]:
         f"  {len(ground_truth.video_ids)} videos, {len(ground_truth)} instances, "
         f"{len(result.class_names)} classes; {result.n_predictions} predictions"
     )
-    return result, header
+    return result, header, ground_truth, predictions
 
 
 def _emit(result: DetectionResult, header: str, args: argparse.Namespace, out: TextIO) -> None:
@@ -135,6 +146,27 @@ def _emit(result: DetectionResult, header: str, args: argparse.Namespace, out: T
         out.write(header + "\n" + result.format_table() + "\n")
 
 
+def _plots(
+    result: DetectionResult,
+    ground_truth: GroundTruth | Thumos14Annotations,
+    predictions: Predictions,
+    directory: str,
+) -> int:
+    """Write the ``--plots`` PNGs; messages go to stderr so that ``--json`` stays one object."""
+    try:  # matplotlib is optional: imported only when plots are asked for
+        from ..viz import write_evaluation_plots
+    except ImportError as exc:
+        print(f"{PROG}: error: --plots: {exc}", file=sys.stderr)
+        return 2
+    try:
+        paths = write_evaluation_plots(result, ground_truth, predictions, directory)
+    except (OSError, ValueError) as exc:
+        print(f"{PROG}: error: --plots {directory}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{PROG}: wrote {len(paths)} plots to {directory}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``wtal-eval``; returns the exit status (0 ok, 2 bad input)."""
     # A one-shot process that builds no reference cycles: the cyclic collector would only
@@ -142,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     args = build_parser().parse_args(argv)
     try:
-        result, header = _evaluate(args)
+        result, header, ground_truth, predictions = _evaluate(args)
     except EvaluationInputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -154,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     _emit(result, header, args, sys.stdout)
+    if args.plots:
+        return _plots(result, ground_truth, predictions, args.plots)
     return 0
 
 
