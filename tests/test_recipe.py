@@ -176,3 +176,42 @@ def test_two_process_ddp_equals_single_process(data_root: Path, tmp_path: Path) 
     md = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert md["mAP"] == pytest.approx(ms["mAP"], abs=1e-4)
     assert (ms["world_size"], md["world_size"]) == (1, 2)
+
+
+def test_multi_seed_mean_std_and_cli(data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import statistics
+
+    from wtal_blocks.recipes.seeds import run_seeds
+
+    cfg = _config(data_root, tmp_path / "seeds", iterations=2, eval_every=0)
+    summary = run_seeds(cfg, [0, 1], log=lambda _: None, progress=False)
+    per_seed = [json.loads((tmp_path / "seeds" / f"seed_{s}" / "metrics.json").read_text()) for s in (0, 1)]
+    for i in range(7):
+        values = [m["mAP"][i] for m in per_seed]
+        assert summary.mAP_mean[i] == pytest.approx(statistics.fmean(values))
+        assert summary.mAP_std[i] == pytest.approx(statistics.stdev(values))
+    assert summary.average_mAP_mean == pytest.approx(statistics.fmean(m["average_mAP"] for m in per_seed))
+    saved = json.loads((tmp_path / "seeds" / "seeds_summary.json").read_text())
+    assert saved["seeds"] == [0, 1] and len(saved["runs"]) == 2
+    assert "±" in summary.table()
+    capsys.readouterr()
+    assert main(["train", "--data-root", str(data_root), "--modal", "rgb", "--iterations", "1", "--batch-size", "2",
+                 "--num-segments", "20", "--embed-dim", "16", "--eval-every", "0", "--seeds", "3", "4",
+                 "--output-dir", str(tmp_path / "cli_seeds")]) == 0
+    assert "mean ± std over seeds" in capsys.readouterr().out
+
+
+def test_ablation_rows(data_root: Path, tmp_path: Path) -> None:
+    from wtal_blocks.recipes.seeds import ABLATION_ROWS, run_ablation
+
+    cfg = _config(data_root, tmp_path / "abl", iterations=2, eval_every=0)
+    summaries = run_ablation(cfg, [0], log=lambda _: None, progress=False)
+    assert list(summaries) == [name for name, _, _ in ABLATION_ROWS]
+    base_cfg = UMConfig.load(tmp_path / "abl" / "baseline" / "seed_0" / "config.json")
+    assert (base_cfg.alpha, base_cfg.beta) == (0.0, 0.0)
+    um_cfg = UMConfig.load(tmp_path / "abl" / "um_loss" / "seed_0" / "config.json")
+    assert (um_cfg.alpha, um_cfg.beta) == (cfg.alpha, 0.0)
+    fused = summaries["baseline, fused scoring"].runs[0]
+    soft = summaries["baseline, softmax scoring"].runs[0]
+    assert fused.step == soft.step == 2
+    assert (tmp_path / "abl" / "ablation.txt").read_text().count("±") >= 4 * 8
