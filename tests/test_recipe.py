@@ -27,7 +27,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _config(root: Path, out: Path, **kw: object) -> UMConfig:
     base: dict[str, object] = dict(
         data_root=str(root), modal="rgb", num_segments=20, embed_dim=16, iterations=6, batch_size=4,
-        eval_every=3, eval_batch_size=3, output_dir=str(out), lr=1e-3,
+        eval_every=3, eval_batch_size=3, output_dir=str(out), lr=1e-3, num_workers=0,
     )
     base.update(kw)
     return UMConfig(**base)  # type: ignore[arg-type]
@@ -215,3 +215,10 @@ def test_ablation_rows(data_root: Path, tmp_path: Path) -> None:
     soft = summaries["baseline, softmax scoring"].runs[0]
     assert fused.step == soft.step == 2
     assert (tmp_path / "abl" / "ablation.txt").read_text().count("±") >= 4 * 8
+
+
+def test_data_loader_workers_do_not_change_the_run(data_root: Path, tmp_path: Path) -> None:
+    train_um(_config(data_root, tmp_path / "w0", iterations=3, eval_every=0, num_workers=0), progress=False, log=lambda _: None)
+    train_um(_config(data_root, tmp_path / "w2", iterations=3, eval_every=0, num_workers=2), progress=False, log=lambda _: None)
+    w0, w2 = _weights(tmp_path / "w0" / "model_final.pkl"), _weights(tmp_path / "w2" / "model_final.pkl")
+    assert all(torch.equal(w0[k], w2[k]) for k in w0)
