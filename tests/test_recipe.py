@@ -27,7 +27,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _config(root: Path, out: Path, **kw: object) -> UMConfig:
     base: dict[str, object] = dict(
         data_root=str(root), modal="rgb", num_segments=20, embed_dim=16, iterations=6, batch_size=4,
-        eval_every=3, eval_batch_size=3, output_dir=str(out), lr=1e-3,
+        eval_every=3, eval_batch_size=3, output_dir=str(out), lr=1e-3, num_workers=0,
     )
     base.update(kw)
     return UMConfig(**base)  # type: ignore[arg-type]
@@ -176,3 +176,49 @@ def test_two_process_ddp_equals_single_process(data_root: Path, tmp_path: Path) 
     md = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert md["mAP"] == pytest.approx(ms["mAP"], abs=1e-4)
     assert (ms["world_size"], md["world_size"]) == (1, 2)
+
+
+def test_multi_seed_mean_std_and_cli(data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import statistics
+
+    from wtal_blocks.recipes.seeds import run_seeds
+
+    cfg = _config(data_root, tmp_path / "seeds", iterations=2, eval_every=0)
+    summary = run_seeds(cfg, [0, 1], log=lambda _: None, progress=False)
+    per_seed = [json.loads((tmp_path / "seeds" / f"seed_{s}" / "metrics.json").read_text()) for s in (0, 1)]
+    for i in range(7):
+        values = [m["mAP"][i] for m in per_seed]
+        assert summary.mAP_mean[i] == pytest.approx(statistics.fmean(values))
+        assert summary.mAP_std[i] == pytest.approx(statistics.stdev(values))
+    assert summary.average_mAP_mean == pytest.approx(statistics.fmean(m["average_mAP"] for m in per_seed))
+    saved = json.loads((tmp_path / "seeds" / "seeds_summary.json").read_text())
+    assert saved["seeds"] == [0, 1] and len(saved["runs"]) == 2
+    assert "±" in summary.table()
+    capsys.readouterr()
+    assert main(["train", "--data-root", str(data_root), "--modal", "rgb", "--iterations", "1", "--batch-size", "2",
+                 "--num-segments", "20", "--embed-dim", "16", "--eval-every", "0", "--seeds", "3", "4",
+                 "--output-dir", str(tmp_path / "cli_seeds")]) == 0
+    assert "mean ± std over seeds" in capsys.readouterr().out
+
+
+def test_ablation_rows(data_root: Path, tmp_path: Path) -> None:
+    from wtal_blocks.recipes.seeds import ABLATION_ROWS, run_ablation
+
+    cfg = _config(data_root, tmp_path / "abl", iterations=2, eval_every=0)
+    summaries = run_ablation(cfg, [0], log=lambda _: None, progress=False)
+    assert list(summaries) == [name for name, _, _ in ABLATION_ROWS]
+    base_cfg = UMConfig.load(tmp_path / "abl" / "baseline" / "seed_0" / "config.json")
+    assert (base_cfg.alpha, base_cfg.beta) == (0.0, 0.0)
+    um_cfg = UMConfig.load(tmp_path / "abl" / "um_loss" / "seed_0" / "config.json")
+    assert (um_cfg.alpha, um_cfg.beta) == (cfg.alpha, 0.0)
+    fused = summaries["baseline, fused scoring"].runs[0]
+    soft = summaries["baseline, softmax scoring"].runs[0]
+    assert fused.step == soft.step == 2
+    assert (tmp_path / "abl" / "ablation.txt").read_text().count("±") >= 4 * 8
+
+
+def test_data_loader_workers_do_not_change_the_run(data_root: Path, tmp_path: Path) -> None:
+    train_um(_config(data_root, tmp_path / "w0", iterations=3, eval_every=0, num_workers=0), progress=False, log=lambda _: None)
+    train_um(_config(data_root, tmp_path / "w2", iterations=3, eval_every=0, num_workers=2), progress=False, log=lambda _: None)
+    w0, w2 = _weights(tmp_path / "w0" / "model_final.pkl"), _weights(tmp_path / "w2" / "model_final.pkl")
+    assert all(torch.equal(w0[k], w2[k]) for k in w0)

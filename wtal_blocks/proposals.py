@@ -1,9 +1,15 @@
 """Proposal generation by thresholding and outer-inner contrast (OIC) scoring.
 
 Steps 5-8 of the official inference (official-behaviour.md), batched: every video, class and
-threshold is handled at once. Runs are found with one ``diff`` over a
-``(thresholds, pairs, time)`` candidate mask, and inner/outer means come from prefix sums, so
-there is no Python loop over thresholds, classes or runs.
+threshold is handled at once, with no Python loop over thresholds, classes or runs.
+
+How: each position's *level* (how many thresholds it reaches) encodes all thresholds at once;
+runs start and end where a ``diff`` of the level map changes, and inner/outer means come from
+prefix sums. The x``scale`` upsampled sequences are not even materialised: between two
+segments they are linear, so values (bit-identical to SciPy's interpolation), level changes
+and range sums are computed per segment piece (:mod:`wtal_blocks._piecewise`). Work is
+O(pairs × T + runs) instead of the O(thresholds × pairs × scale × T) of a dense
+``(thresholds, pairs, time)`` mask, which is what makes this faster than the official loops.
 
 For a run ``[a, b]`` (positions on the upsampled grid, ``n = b - a + 1 >= min_length``)::
 

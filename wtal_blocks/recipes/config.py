@@ -49,7 +49,7 @@ class UMConfig:
     eval_every: int = 100
     eval_batch_size: int = 16
     tiou: str | None = None  # None: 0.1:0.7:0.1 (THUMOS'14) or 0.5:0.95:0.05 (ActivityNet)
-    num_workers: int = 0
+    num_workers: int = 2
     device: str = "auto"
     output_dir: str = "runs/um"
     synthetic_size: Literal["demo", "thumos"] = "thumos"

@@ -324,7 +324,8 @@ def predict(
     for i in range(0, len(order), config.eval_batch_size):
         batch = pad_collate([dataset[j] for j in order[i : i + config.eval_batch_size]]).to(device)
         mask = None if batch.uniform_length else batch.mask
-        out = model(batch.features, mask)
+        with set_validation(False):  # the dataset has checked the features
+            out = model(batch.features, mask)
         durations = batch.durations.to(device) if dataset.time_from_duration else None
         dets = post(out, batch.num_segments.to(device), durations)
         for vid, det in zip(batch.video_ids, dets, strict=True):
