@@ -312,6 +312,20 @@ def test_class_ap_and_pr_plots_draw_their_inputs(tmp_path: Path) -> None:
     _saved_png(pr, tmp_path / "pr.png")
 
 
+def test_pr_plot_of_a_class_without_predictions(tmp_path: Path) -> None:
+    gt = GroundTruth(
+        ("v",), ("A", "B"), np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([0, 1]), np.array([0, 0])
+    )
+    preds = Predictions(
+        ("v",), ("A",), np.array([[0.0, 1.0]]), np.array([0.5]), np.array([0]), np.array([0])
+    )
+    empty = precision_recall(gt, preds, "B", 0.5)
+    assert empty.scores.shape == (0,) and empty.ap == 0.0
+    pr = plot_precision_recall([precision_recall(gt, preds, "A", 0.5), empty])
+    assert pr.data["B"]["precision"].shape == (0,) and pr.data["A"]["ap"] == 1.0
+    _saved_png(pr, tmp_path / "pr.png")
+
+
 # ---------------------------------------------------------------------------------------
 # the command-line hooks
 

@@ -426,7 +426,7 @@ def plot_class_ap(
         ax.text(v + 0.005, y, f"{100 * v:.1f}", va="center", fontsize=7)
     ax.set_yticks(positions, names, fontsize=8)
     ax.set_xlim(0, max(1.0, float(values.max()) * 1.1) if values.size else 1.0)
-    ax.set_xlabel("AP")
+    ax.set_xlabel("AP (bar labels in %)")
     ax.grid(alpha=0.3, axis="x")
     m_ap = float(values.mean()) if values.size else 0.0
     ax.set_title(title or f"{result.protocol} protocol, {what}: mAP {100 * m_ap:.2f}%", fontsize=10)
@@ -671,10 +671,6 @@ def plot_precision_recall(
     data: dict[str, Any] = {}
     for n, curve in enumerate(items):
         colour = f"C{n % 10}"
-        recall = np.concatenate([[0.0], curve.recall])
-        precision = np.concatenate(
-            [[1.0 if curve.precision.size == 0 else curve.precision[0]], curve.precision]
-        )
         label = f"{curve.class_name}: AP {100 * curve.ap:.1f} @ tIoU {curve.tiou:g}"
         entry: dict[str, Any] = {
             "recall": curve.recall,
@@ -682,12 +678,15 @@ def plot_precision_recall(
             "ap": curve.ap,
             "tiou": curve.tiou,
         }
+        if curve.precision.size == 0:  # a class nobody predicted: a legend entry, no line
+            label += " (no prediction)"
         if curve.protocol == "activitynet":
             (raw,) = ax.plot(curve.recall, curve.precision, color=colour, lw=0.8, alpha=0.45)
             interp = curve.interpolated_precision
+            # the step line starts at recall 0 with the first interpolated precision
             (env,) = ax.step(
-                np.concatenate([[0.0], curve.recall]),
-                np.concatenate([interp[:1], interp]),
+                np.concatenate([[0.0], curve.recall]) if interp.size else interp,
+                np.concatenate([interp[:1], interp]) if interp.size else interp,
                 where="pre",
                 color=colour,
                 lw=1.6,
@@ -696,7 +695,7 @@ def plot_precision_recall(
             env.set_gid(f"{curve.class_name}/interpolated")
             entry["interpolated_precision"] = interp
         else:
-            (raw,) = ax.plot(recall[1:], precision[1:], color=colour, lw=1.4, label=label)
+            (raw,) = ax.plot(curve.recall, curve.precision, color=colour, lw=1.4, label=label)
         raw.set_gid(f"{curve.class_name}/precision")
         data[curve.class_name] = entry
     ax.set_xlim(0, 1)
