@@ -703,7 +703,7 @@ def plot_precision_recall(
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="lower left")
     protocol = items[0].protocol
     ax.set_title(title or f"precision–recall ({protocol} protocol)", fontsize=10)
     return Plot(fig, data)
