@@ -2,9 +2,10 @@
 
     python docs/make_figures.py [--work runs/docs_figures] [--iterations 300] [--retrain]
 
-Two short CPU runs on the built-in synthetic data (``SyntheticWTAL``, preset ``demo``, T = 200,
-D = 256): UM with the official losses, and the paper's baseline (α = β = 0). Each takes a few
-minutes on a laptop-class CPU; finished runs in ``--work`` are reused unless ``--retrain``.
+Two CPU runs with the configuration of ``wtal-um demo`` (built-in synthetic data, preset
+``demo``, T = 256, D = 512, lr 1e-3, 300 iterations): UM with the official losses, and the
+paper's baseline (α = β = 0, fused scoring). Each takes a few minutes on a laptop-class CPU;
+finished runs in ``--work`` are reused unless ``--retrain``.
 Then, with the library's own plotting functions and command-line hooks:
 
 * ``magnitudes.png``: feature magnitudes of action vs background test segments, at
@@ -50,6 +51,18 @@ def _auc(action: np.ndarray, background: np.ndarray) -> float:
     return float((below + 0.5 * (not_above - below)).sum() / (action.size * bkg.size))
 
 
+def demo_config(output_dir: Path, iterations: int) -> UMConfig:
+    """The configuration of ``wtal-um demo`` (the recipe's, when it is installed)."""
+    try:
+        from wtal_blocks.recipes.demo import demo_config as recipe_demo_config
+    except ImportError:  # the same values, for checkouts without the demo module
+        return UMConfig(
+            dataset="synthetic", synthetic_size="demo", num_segments=256, embed_dim=512, lr=1e-3,
+            iterations=iterations, seed=0, output_dir=str(output_dir),
+        )  # fmt: skip
+    return recipe_demo_config(output_dir, seed=0, iterations=iterations)
+
+
 def _train(config: UMConfig, retrain: bool) -> dict[str, object]:
     metrics = Path(config.output_dir) / "metrics.json"
     if retrain or not metrics.is_file():
@@ -70,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     STATIC.mkdir(exist_ok=True)
 
-    um = UMConfig(
-        dataset="synthetic", synthetic_size="demo", num_segments=200, embed_dim=256,
-        iterations=args.iterations, eval_every=0, device="cpu", seed=0, output_dir=str(work / "um"),
-    )  # fmt: skip
+    um = demo_config(work / "um", iterations=args.iterations).replace(eval_every=0, device="cpu")
     baseline = um.replace(alpha=0.0, beta=0.0, output_dir=str(work / "baseline"))
     um_metrics = _train(um, args.retrain)
     baseline_metrics = _train(baseline, args.retrain)
