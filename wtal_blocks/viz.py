@@ -215,7 +215,8 @@ def plot_localization(
             drawn at ``i * seconds``.
         class_name: shown in the legend.
         title: figure title.
-        max_detections: draw only the highest-scored ones (None: all).
+        max_detections: draw only the highest-scored ones (None: all); the axis label then
+            says how many of how many are shown.
 
     Returns:
         :class:`Plot` with ``data``: ``times (T,)``, ``cas (T,)``, ``magnitude (T,)`` (if
@@ -237,6 +238,7 @@ def plot_localization(
     if not seconds > 0:
         raise ValueError(f"seconds must be > 0, got {seconds}")
     order = np.argsort(-det_scores, kind="stable")
+    n_all = order.shape[0]
     if max_detections is not None:
         order = order[:max_detections]
     det, det_scores = det[order], det_scores[order]
@@ -293,7 +295,8 @@ def plot_localization(
     top = max(1.0, float(det_scores.max()) * 1.25) if det_scores.size else 1.0
     low = min(0.0, float(det_scores.min()) * 1.25) if det_scores.size else 0.0
     ax_det.set_ylim(low, top)
-    ax_det.set_ylabel("detections\n(score)", fontsize=8)
+    shown = f"top {det.shape[0]} of {n_all}" if det.shape[0] < n_all else "score"
+    ax_det.set_ylabel(f"detections\n({shown})", fontsize=8)
     ax_det.grid(alpha=0.3, axis="y")
 
     ranges = [(float(s), float(e - s)) for s, e in gt]
