@@ -7,6 +7,7 @@ are checked against the evaluators: their area must equal the AP of the class an
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -15,8 +16,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-pytest.importorskip("matplotlib", reason="the viz extra (matplotlib) is not installed")
 
 from tests.conftest import REPO_ROOT
 from wtal_blocks.evaluation import (
@@ -31,17 +30,23 @@ from wtal_blocks.evaluation import (
     load_thumos14_annotations,
     read_thumos14_results,
 )
-from wtal_blocks.viz import (
-    Plot,
-    ground_truth_mask,
-    plot_class_ap,
-    plot_localization,
-    plot_magnitude_histograms,
-    plot_precision_recall,
-    precision_recall,
-    precision_recall_thumos14,
-    seconds_per_segment,
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+needs_matplotlib = pytest.mark.skipif(
+    not HAS_MATPLOTLIB, reason="the viz extra (matplotlib) is not installed"
 )
+if HAS_MATPLOTLIB:
+    from wtal_blocks.viz import (
+        Plot,
+        ground_truth_mask,
+        plot_class_ap,
+        plot_localization,
+        plot_magnitude_histograms,
+        plot_precision_recall,
+        precision_recall,
+        precision_recall_thumos14,
+        seconds_per_segment,
+    )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -72,6 +77,7 @@ def test_import_error_names_the_extra_when_matplotlib_is_missing() -> None:
     assert "pip install 'wtal_blocks[viz]'" in out.stdout
 
 
+@needs_matplotlib
 def test_viz_does_not_import_torch() -> None:
     code = "import sys, wtal_blocks.viz; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
@@ -81,6 +87,7 @@ def test_viz_does_not_import_torch() -> None:
 # Figure 4
 
 
+@needs_matplotlib
 def test_localization_plot_draws_its_inputs(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     cas, u = rng.random(40), rng.random(40)
@@ -114,6 +121,7 @@ def test_localization_plot_draws_its_inputs(tmp_path: Path) -> None:
     _saved_png(plot, tmp_path / "video.png")
 
 
+@needs_matplotlib
 def test_localization_plot_without_detections_or_magnitude(tmp_path: Path) -> None:
     plot = plot_localization(np.linspace(0, 1, 10), None, None, None, [[0.0, 1.0]], seconds=1.0)
     assert "magnitude" not in plot.data and plot.data["detections"].shape == (0, 2)
@@ -121,6 +129,7 @@ def test_localization_plot_without_detections_or_magnitude(tmp_path: Path) -> No
     _saved_png(plot, tmp_path / "empty.png")
 
 
+@needs_matplotlib
 def test_localization_plot_rejects_bad_shapes() -> None:
     with pytest.raises(ValueError, match="magnitude must have shape"):
         plot_localization(np.zeros(5), np.zeros(4), None, None, None, seconds=1.0)
@@ -130,6 +139,7 @@ def test_localization_plot_rejects_bad_shapes() -> None:
         plot_localization(np.zeros(5), None, None, None, None, seconds=0.0)
 
 
+@needs_matplotlib
 def test_seconds_per_segment_and_ground_truth_mask() -> None:
     # the official time scale: 16 frames per segment at 25 fps; L = 100 segments sampled to T = 50
     assert seconds_per_segment(100, 50) == pytest.approx(16 * 100 / (50 * 25))
@@ -143,6 +153,7 @@ def test_seconds_per_segment_and_ground_truth_mask() -> None:
 # Figure 2
 
 
+@needs_matplotlib
 def test_magnitude_histograms_draw_their_inputs(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     stages = {
@@ -203,6 +214,7 @@ def _random_detection_problem(seed: int) -> tuple[GroundTruth, Predictions]:
     return gt, preds
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("seed", range(6))
 def test_activitynet_pr_area_equals_the_evaluators_ap(seed: int) -> None:
     gt, preds = _random_detection_problem(seed)
@@ -220,6 +232,7 @@ def test_activitynet_pr_area_equals_the_evaluators_ap(seed: int) -> None:
             np.testing.assert_allclose(curve.recall, np.cumsum(curve.is_tp) / curve.n_ground_truth)
 
 
+@needs_matplotlib
 def test_activitynet_pr_by_hand() -> None:
     gt = GroundTruth(
         ("v",), ("A",), np.array([[0.0, 10.0], [20.0, 30.0]]), np.array([0, 0]), np.array([0, 0])
@@ -242,6 +255,7 @@ def test_activitynet_pr_by_hand() -> None:
         precision_recall(gt, preds, "Z", 0.5)
 
 
+@needs_matplotlib
 def test_thumos14_pr_area_equals_the_evaluators_ap() -> None:
     rng = np.random.default_rng(3)
     base_gt, preds = _random_detection_problem(3)
@@ -263,6 +277,7 @@ def test_thumos14_pr_area_equals_the_evaluators_ap() -> None:
             assert curve.ap == pytest.approx(result.ap[ci, ti], abs=1e-12)
 
 
+@needs_matplotlib
 def test_pr_on_the_real_files(shared_data: Path) -> None:
     gt = load_activitynet_ground_truth(shared_data / "thumos14" / "gt.json")
     preds = load_activitynet_results(shared_data / "results" / "autoloc_thumos14_test.json")
@@ -282,6 +297,7 @@ def test_pr_on_the_real_files(shared_data: Path) -> None:
         )
 
 
+@needs_matplotlib
 def test_class_ap_and_pr_plots_draw_their_inputs(tmp_path: Path) -> None:
     gt, preds = _random_detection_problem(0)
     result = evaluate_detection(gt, preds, [0.3, 0.5])
@@ -312,6 +328,7 @@ def test_class_ap_and_pr_plots_draw_their_inputs(tmp_path: Path) -> None:
     _saved_png(pr, tmp_path / "pr.png")
 
 
+@needs_matplotlib
 def test_pr_plot_of_a_class_without_predictions(tmp_path: Path) -> None:
     gt = GroundTruth(
         ("v",), ("A", "B"), np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([0, 1]), np.array([0, 0])
@@ -356,6 +373,7 @@ def _write_json_inputs(tmp_path: Path) -> tuple[Path, Path, GroundTruth, Predict
     return gt_path, pred_path, gt, preds
 
 
+@needs_matplotlib
 def test_wtal_eval_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from wtal_blocks.evaluation.cli import main
 
@@ -375,6 +393,7 @@ def test_wtal_eval_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert data.startswith(PNG_MAGIC) and len(data) > 1000
 
 
+@needs_matplotlib
 def test_wtal_eval_plots_thumos14_protocol(
     shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -430,6 +449,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"root": root, "checkpoint": ckpt}
 
 
+@needs_matplotlib
 def test_video_curves_are_the_post_processors_scores(tiny_run: dict[str, Any]) -> None:
     import torch
 
@@ -449,6 +469,7 @@ def test_video_curves_are_the_post_processors_scores(tiny_run: dict[str, Any]) -
     assert curves.cas.shape == (30, 20) and model.training is False
 
 
+@needs_matplotlib
 def test_segment_magnitudes_split_by_ground_truth(tiny_run: dict[str, Any]) -> None:
     import torch
 
@@ -480,6 +501,7 @@ def test_segment_magnitudes_split_by_ground_truth(tiny_run: dict[str, Any]) -> N
     assert action.size > 0 and background.size > 0
 
 
+@needs_matplotlib
 def test_wtal_um_evaluate_plots(
     tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -505,6 +527,7 @@ def test_wtal_um_evaluate_plots(
     assert (plots / "class_ap.png").stat().st_size > 1000
 
 
+@needs_matplotlib
 def test_plot_evaluation_videos_are_scored_like_the_evaluator(
     tiny_run: dict[str, Any], tmp_path: Path
 ) -> None:
