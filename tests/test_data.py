@@ -104,7 +104,7 @@ def test_pad_collate_masks_variable_lengths(tmp_path: Path) -> None:
     ("damage", "match"),
     [
         (lambda r: (r / "features/train/flow/train_a.npy").unlink(), r"features/train/flow/train_a\.npy: feature file not found"),
-        (lambda r: np.save(r / "features/train/flow/train_a.npy", np.zeros((9, 8), np.float32)), r"video train_a: RGB and flow lengths differ .*10 segments.*9 segments"),
+        (lambda r: np.save(r / "features/train/flow/train_a.npy", np.zeros((9, 8), np.float32)), r"video train_a: stream lengths differ .*rgb/train_a.npy: 10 segments.*flow/train_a.npy: 9 segments"),
         (lambda r: (r / "features/train/rgb/train_a.npy").write_bytes(b"garbage"), r"train_a\.npy: not a readable \.npy feature file"),
         (lambda r: (r / "split_train.txt").write_text("train_a\nghost\n"), r"gt\.json: video 'ghost' is in the split but not in the annotations"),
         (lambda r: (r / "gt.json").write_text("{not json"), r"gt\.json: malformed JSON"),

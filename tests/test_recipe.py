@@ -222,3 +222,22 @@ def test_data_loader_workers_do_not_change_the_run(data_root: Path, tmp_path: Pa
     train_um(_config(data_root, tmp_path / "w2", iterations=3, eval_every=0, num_workers=2), progress=False, log=lambda _: None)
     w0, w2 = _weights(tmp_path / "w0" / "model_final.pkl"), _weights(tmp_path / "w2" / "model_final.pkl")
     assert all(torch.equal(w0[k], w2[k]) for k in w0)
+
+
+def test_padded_evaluation_batches_equal_one_video_at_a_time(data_root: Path, tmp_path: Path) -> None:
+    from wtal_blocks import UncertaintyModelingNet
+    from wtal_blocks.recipes.engine import build_dataset, evaluate_model
+
+    torch.manual_seed(0)
+    net = UncertaintyModelingNet(8, 20, embed_dim=16).eval()
+    results = []
+    for batch in (1, 4):
+        cfg = _config(data_root, tmp_path / "e", modal="rgb", eval_batch_size=batch)
+        report, res = evaluate_model(net, build_dataset(cfg, train=False), cfg, torch.device("cpu"))
+        results.append((report, res["results"]))
+    (r1, d1), (r4, d4) = results
+    assert r1.mAP == pytest.approx(r4.mAP, abs=1e-6)
+    for vid in d1:
+        a = sorted((d["label"], round(d["segment"][0], 6), round(d["segment"][1], 6)) for d in d1[vid])
+        b = sorted((d["label"], round(d["segment"][0], 6), round(d["segment"][1], 6)) for d in d4[vid])
+        assert a == b, vid

@@ -30,14 +30,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .base import DataError, FeatureDataset, Sampling, labels_from_annotations, load_npy
+from .base import DataError, FileFeatureDataset, Sampling, labels_from_annotations
 
 __all__ = ["ActivityNetFeatures"]
 
 Modal = Literal["all", "rgb", "flow"]
 
 
-class ActivityNetFeatures(FeatureDataset):
+class ActivityNetFeatures(FileFeatureDataset):
     """ActivityNet 1.2/1.3 features (see the module docstring for the layout).
 
     Args:
@@ -99,19 +99,14 @@ class ActivityNetFeatures(FeatureDataset):
         if modal != "all" and not layout_split:
             raise DataError(f"{self.feature_dir}: modal={modal!r} needs rgb/ and flow/ sub-folders")
         streams = (("rgb", "flow") if modal == "all" else (modal,)) if layout_split else ("",)
-        kept, paths, lengths, missing = [], [], [], []
+        kept, paths, missing = [], [], []
         for vid in video_ids:
             found = [self._find(stream, vid) for stream in streams]
             if any(p is None for p in found):
                 missing.append(vid)
                 continue
-            files = [p for p in found if p is not None]
-            shapes = [load_npy(p).shape for p in files]
-            if len({s[0] for s in shapes}) != 1:
-                raise DataError(f"video {vid}: stream lengths differ: " + ", ".join(f"{p}: {s[0]}" for p, s in zip(files, shapes, strict=True)))
             kept.append(vid)
-            paths.append(files)
-            lengths.append(shapes[0][0])
+            paths.append([p for p in found if p is not None])
         if missing and not skip_missing:
             stream = streams[0]
             example = (self.feature_dir / stream / f"{missing[0]}.npy") if stream else self.feature_dir / f"{missing[0]}.npy"
@@ -125,7 +120,7 @@ class ActivityNetFeatures(FeatureDataset):
         self.video_ids = kept
         self._paths = paths
         self.labels = labels_from_annotations(self.annotation_file, kept, database, self.class_names)
-        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.lengths = self._scan()
         durations = []
         for vid in kept:
             d = database[vid].get("duration")
@@ -153,13 +148,6 @@ class ActivityNetFeatures(FeatureDataset):
         """The recipe layout: ``root/gt.json`` and ``root/features/...`` (``version`` is informative)."""
         root = Path(root)
         return cls(root / "gt.json", root / "features", subset, **kwargs)
-
-    def load_features(self, index: int) -> np.ndarray:
-        arrays = [load_npy(p) for p in self._paths[index]]
-        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=1)
-
-    def ground_truth(self) -> dict[str, Any]:
-        return self.annotations
 
     def __repr__(self) -> str:
         return (

@@ -18,6 +18,7 @@ from .sampling import random_perturb, uniform_sampling
 __all__ = [
     "DataError",
     "FeatureDataset",
+    "FileFeatureDataset",
     "PaddedBatch",
     "Sampling",
     "VideoSample",
@@ -207,6 +208,36 @@ class FeatureDataset(Dataset[VideoSample]):
             duration=float(self.durations[index]),
             index=index,
         )
+
+
+class FileFeatureDataset(FeatureDataset):
+    """A :class:`FeatureDataset` whose features are ``.npy`` files, one per stream and video.
+
+    Subclasses set ``_paths`` (per video, the files of its streams, concatenated along
+    channels in that order) and ``annotations`` (the ActivityNet-style dict), and call
+    :meth:`_scan` to check the files and read the lengths.
+    """
+
+    _paths: list[list[Path]]
+    annotations: dict[str, Any]
+
+    def _scan(self) -> np.ndarray:
+        """Lengths ``L`` of every video; a missing/corrupt file or a stream length mismatch raises."""
+        lengths = []
+        for vid, paths in zip(self.video_ids, self._paths, strict=True):
+            shapes = [load_npy(p).shape for p in paths]
+            if len({s[0] for s in shapes}) != 1:
+                detail = ", ".join(f"{p}: {s[0]} segments" for p, s in zip(paths, shapes, strict=True))
+                raise DataError(f"video {vid}: stream lengths differ ({detail})")
+            lengths.append(shapes[0][0])
+        return np.asarray(lengths, dtype=np.int64)
+
+    def load_features(self, index: int) -> np.ndarray:
+        arrays = [load_npy(p) for p in self._paths[index]]
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=1)
+
+    def ground_truth(self) -> dict[str, Any]:
+        return self.annotations
 
 
 def labels_from_annotations(

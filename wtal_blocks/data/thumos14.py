@@ -18,9 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
-from .base import DataError, FeatureDataset, Sampling, labels_from_annotations, load_npy
+from .base import DataError, FileFeatureDataset, Sampling, labels_from_annotations
 
 __all__ = ["THUMOS14_CLASSES", "ThumosFeatures", "read_split"]
 
@@ -56,7 +54,7 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-class ThumosFeatures(FeatureDataset):
+class ThumosFeatures(FileFeatureDataset):
     """THUMOS'14 features in the official layout (see the module docstring).
 
     Args:
@@ -104,24 +102,8 @@ class ThumosFeatures(FeatureDataset):
         self._paths = [
             [self.root / "features" / split / s / f"{vid}.npy" for s in streams] for vid in self.video_ids
         ]
-        lengths = []
-        for vid, paths in zip(self.video_ids, self._paths, strict=True):
-            shapes = [load_npy(p).shape for p in paths]
-            if len({s[0] for s in shapes}) != 1:
-                raise DataError(
-                    f"video {vid}: RGB and flow lengths differ ({paths[0]}: {shapes[0][0]} segments, "
-                    f"{paths[1]}: {shapes[1][0]} segments)"
-                )
-            lengths.append(shapes[0][0])
-        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.lengths = self._scan()
         self.durations = self.lengths * (frames_per_segment / fps)
-
-    def load_features(self, index: int) -> np.ndarray:
-        arrays = [load_npy(p) for p in self._paths[index]]
-        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=1)
-
-    def ground_truth(self) -> dict[str, Any]:
-        return self.annotations
 
     def __repr__(self) -> str:
         return (
