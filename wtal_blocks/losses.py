@@ -308,6 +308,7 @@ class UMObjective(nn.Module):
         action_valid: Tensor | None = None,
         background_valid: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(total, terms)`` for probabilities ``(B, C)``, pseudo features ``(B, k, D)`` and labels ``(B, C)``."""
         loss_cls = self.cls(video_scores, labels)
         loss_um = self.um(action_features, background_features, action_valid, background_valid)
         loss_be = self.be(background_scores)

@@ -92,8 +92,11 @@ class ProposalBatch:
     """Flat proposals of a batch of videos (the form batched NMS consumes).
 
     Attributes:
-        segments: ``(N, 2)`` float64 seconds; scores ``(N,)`` float64; labels ``(N,)`` int64;
-        video: ``(N,)`` int64 index of the video in the batch; num_videos: ``B``.
+        segments: ``(N, 2)`` float64 seconds.
+        scores: ``(N,)`` float64.
+        labels: ``(N,)`` int64.
+        video: ``(N,)`` int64 index of the video in the batch.
+        num_videos: ``B``.
     """
 
     segments: Tensor
@@ -115,6 +118,7 @@ class ProposalBatch:
         return [VideoProposals(s, c, lab) for s, c, lab in parts]
 
     def select(self, index: Tensor) -> ProposalBatch:
+        """The proposals at ``index`` (e.g. those kept by NMS), in that order."""
         return ProposalBatch(
             self.segments[index], self.scores[index], self.labels[index], self.video[index], self.num_videos
         )

@@ -64,8 +64,10 @@ class PaddedBatch:
         features: ``(B, T_max, F)``, zero-padded.
         mask: ``(B, T_max)`` bool, True for real segments.
         labels: ``(B, C)``.
-        video_ids: ``B`` names; num_segments: ``(B,)`` int64 original lengths ``L``;
-        durations: ``(B,)`` float64 seconds; indices: ``(B,)`` int64 dataset positions.
+        video_ids: ``B`` names.
+        num_segments: ``(B,)`` int64 original lengths ``L``.
+        durations: ``(B,)`` float64 seconds.
+        indices: ``(B,)`` int64 dataset positions.
     """
 
     features: Tensor
@@ -77,6 +79,7 @@ class PaddedBatch:
     indices: Tensor
 
     def to(self, device: torch.device | str) -> PaddedBatch:
+        """The tensors moved to ``device`` (names stay on the host)."""
         return PaddedBatch(
             self.features.to(device, non_blocking=True),
             self.mask.to(device, non_blocking=True),
@@ -178,6 +181,7 @@ class FeatureDataset(Dataset[VideoSample]):
         return int(self.load_features(0).shape[1])
 
     def set_epoch(self, epoch: int) -> None:
+        """The epoch whose random sampling ``dataset[i]`` returns."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

@@ -169,9 +169,18 @@ def _plots(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``wtal-eval``; returns the exit status (0 ok, 2 bad input)."""
-    # A one-shot process that builds no reference cycles: the cyclic collector would only
-    # re-scan the decoded JSON (hundreds of thousands of containers) over and over.
+    # The run builds no reference cycles: the cyclic collector would only re-scan the decoded
+    # JSON (hundreds of thousands of containers) over and over. Restored for in-process callers.
+    enabled = gc.isenabled()
     gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result, header, ground_truth, predictions = _evaluate(args)

@@ -114,12 +114,14 @@ class DropoutNoise:
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> DropoutNoise:
+        """Draw both masks for a batch of ``batch`` videos from ``generator``."""
         scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
         feats = torch.empty(batch, time, embed_dim, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
         sel = torch.empty(batch, time, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
         return DropoutNoise(feats.mul_(scale), sel.mul_(scale))
 
     def slice(self, start: int, stop: int) -> DropoutNoise:
+        """The masks of videos ``start:stop`` (one process's share of a global batch)."""
         return DropoutNoise(self.features[start:stop], self.selection[start:stop])
 
 

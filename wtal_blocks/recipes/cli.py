@@ -142,11 +142,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "evaluate":
         config = _config_from(args)
+        if args.plots:  # fail before the evaluation, not after it, when matplotlib is missing
+            try:
+                from ..viz import plot_evaluation
+            except ImportError as exc:
+                print(f"wtal-um: error: --plots: {exc}", file=sys.stderr)
+                return 2
         report = evaluate_checkpoint(config, args.checkpoint, args.output)
         print(report.table(f"{args.checkpoint}"))
         if args.plots:
-            from ..viz import plot_evaluation
-
             plot_evaluation(config, args.checkpoint, args.output, args.plots)
         return 0
     if args.command == "demo":

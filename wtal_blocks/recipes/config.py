@@ -74,16 +74,20 @@ class UMConfig:
 
     @property
     def tiou_thresholds(self) -> str:
+        """The tIoU thresholds as ``LO:HI:STEP`` (the dataset's default when ``tiou`` is None)."""
         return self.tiou if self.tiou is not None else _DEFAULT_TIOU[self.dataset]
 
     def replace(self, **changes: Any) -> UMConfig:
+        """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> UMConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -91,12 +95,14 @@ class UMConfig:
         return cls(**values)
 
     def save(self, path: str | Path) -> None:
+        """Write ``config.json`` atomically."""
         from .checkpoint import atomic_write_text
 
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> UMConfig:
+        """Read a configuration written by :meth:`save`."""
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def __str__(self) -> str:

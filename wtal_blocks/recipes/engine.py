@@ -66,7 +66,8 @@ class EvalReport:
 
     Attributes:
         step: training iteration the weights come from.
-        tiou_thresholds, mAP: per-threshold detection mAP (ActivityNet protocol).
+        tiou_thresholds: the tIoU thresholds.
+        mAP: detection mAP at each threshold (ActivityNet protocol).
         average_mAP: their mean.
         accuracy: the official "all labels correct at 0.2" video accuracy.
         ap: per-class AP (class -> list over thresholds).
@@ -82,6 +83,7 @@ class EvalReport:
     label: str = "eval"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``metrics.json``)."""
         return {
             "step": self.step,
             "tiou_thresholds": self.tiou_thresholds,
@@ -92,6 +94,7 @@ class EvalReport:
         }
 
     def table(self, title: str | None = None) -> str:
+        """The mAP per threshold, the average and the accuracy as a small text table."""
         head = title or f"{self.label} model (step {self.step})"
         thr = "  ".join(f"{t:>6g}" for t in self.tiou_thresholds)
         val = "  ".join(f"{100 * v:6.2f}" for v in self.mAP)
@@ -116,9 +119,15 @@ class TrainResult:
 
 
 def resolve_device(spec: str) -> torch.device:
+    """``"auto"`` -> CUDA when available; under ``torchrun`` each process takes GPU ``LOCAL_RANK``."""
     if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(spec)
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(spec)
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # one GPU per process
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def build_dataset(config: UMConfig, train: bool) -> FeatureDataset:

@@ -45,6 +45,7 @@ class SeedSummary:
     runs: list[EvalReport]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``seeds_summary.json``)."""
         return {
             "seeds": self.seeds,
             "tiou_thresholds": self.tiou_thresholds,
@@ -56,6 +57,7 @@ class SeedSummary:
         }
 
     def table(self, title: str = "final model, mean ± std over seeds") -> str:
+        """Per-threshold and average mAP (%) as ``mean ± std``."""
         head = "  ".join(f"{t:>11g}" for t in self.tiou_thresholds)
         cells = "  ".join(f"{100 * m:5.2f} ± {100 * s:4.2f}" for m, s in zip(self.mAP_mean, self.mAP_std, strict=True))
         avg = f"{100 * self.average_mAP_mean:5.2f} ± {100 * self.average_mAP_std:4.2f}"
