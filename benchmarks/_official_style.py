@@ -85,14 +85,21 @@ def postprocess_video(
     background_index: np.ndarray,
     video_scores: np.ndarray,
     num_segments: int,
+    fused: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[list[float]]:
-    """Detections of one video, official structure: loops over thresholds and classes."""
-    t = cas_softmax.shape[0]
-    # float32 like the official torch tensors; float64 only from the upsampling on
-    f32 = np.float32
-    mag_act, mag_bkg = magnitudes[action_index].mean(dtype=f32), magnitudes[background_index].mean(dtype=f32)
-    u = minmax(magnitudes.astype(f32), np.asarray(mag_bkg, f32), np.asarray(mag_act, f32)).astype(f32)
-    cas = minmax((cas_softmax.astype(f32) * u[:, None]).astype(f32)).astype(f32)
+    """Detections of one video, official structure: loops over thresholds and classes.
+
+    ``fused`` optionally gives the fused CAS ``(T, C)`` and ``u (T,)`` directly.
+    """
+    if fused is None:
+        # float32 like the official torch tensors; float64 only from the upsampling on
+        f32 = np.float32
+        mag_act, mag_bkg = magnitudes[action_index].mean(dtype=f32), magnitudes[background_index].mean(dtype=f32)
+        u = minmax(magnitudes.astype(f32), np.asarray(mag_bkg, f32), np.asarray(mag_act, f32)).astype(f32)
+        cas = minmax((cas_softmax.astype(f32) * u[:, None]).astype(f32)).astype(f32)
+    else:
+        cas, u = fused
+    t = cas.shape[0]
     pred = np.where(video_scores >= 0.2)[0]
     if len(pred) == 0:
         pred = np.array([np.argmax(video_scores)])
