@@ -89,22 +89,30 @@ class PiecewiseLinear:
         piece_sum = torch.where(self.valid, n * self.a + self.b * frac_sum, torch.zeros((), dtype=f64, device=y.device))
         self.before = torch.nn.functional.pad(torch.cumsum(piece_sum, 1), (1, 0))  # (R, T+1)
         self._t = t
-        self._table_cache: Tensor | None = None
+        self._a_flat = self.a.reshape(-1)
+        self._b_flat = self.b.reshape(-1)
+        self._before_flat = self.before[:, :-1].reshape(-1)
 
-    @property
-    def _table(self) -> Tensor:
-        """One row per piece, so that a query costs one gather: before, a, b, lo, extra, first, hold."""
-        if self._table_cache is None:
-            f64 = torch.float64
-            self._table_cache = torch.stack(
-                [self.before[:, :-1], self.a, self.b, self.lo.to(f64), self.extra, self.first.to(f64), self.hold.to(f64)],
-                dim=2,
-            ).reshape(-1, 7)
-        return self._table_cache
-
-    # -- point values and sums (sparse queries: one table gather each) -------------------
+    # -- point values and sums (sparse queries) -----------------------------------------
     def _pieces(self, row: Tensor, piece: Tensor) -> Tensor:
-        return self._table[row * self._t + piece]
+        """Per query: before, a, b, lo, extra, first, hold (3 gathers; the rest is arithmetic)."""
+        flat = row * self._t + piece
+        length = self.lengths[row]
+        lo = torch.minimum(piece, (length - 2).clamp(min=0))
+        hold = (piece == length - 1) & (length > 1) if not self.extrapolate else torch.zeros_like(piece, dtype=torch.bool)
+        f64 = torch.float64
+        return torch.stack(
+            [
+                self._before_flat.index_select(0, flat),
+                self._a_flat.index_select(0, flat),
+                self._b_flat.index_select(0, flat),
+                lo.to(f64),
+                (piece - lo).to(f64),
+                self.grid.start.index_select(0, piece).to(f64),
+                hold.to(f64),
+            ],
+            dim=-1,
+        )
 
     def _position(self, j: Tensor) -> Tensor:
         return j.to(torch.float64) * (1.0 / self.scale)  # the grid's arithmetic, no gather
