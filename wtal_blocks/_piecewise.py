@@ -83,6 +83,8 @@ class PiecewiseLinear:
         end_next = grid.start[1 : t + 1].expand(rows, t)
         self.end = torch.where(self.tail, (scale * lengths)[:, None].expand(rows, t), end_next)
         self.valid &= self.end > self.first  # with scale 1 the tail piece holds no point
+        self.all_valid = bool(self.valid.all())  # unpadded batches skip the masking below
+        self.lo_f64 = self.lo.to(f64)
         n = (self.end - self.first).to(f64)
         frac_sum = grid.frac_prefix[self.end] - grid.frac_prefix[self.first] + n * self.extra
         frac_sum = torch.where(self.hold, n, frac_sum)
@@ -119,9 +121,10 @@ class PiecewiseLinear:
 
     def _dense_value(self, pos: Tensor) -> Tensor:
         """Values at one position ``pos (R, T)`` (in grid units) of every piece, without gathers."""
-        frac = pos - self.lo.to(torch.float64)
-        frac = torch.where(self.hold, frac.clamp(max=1.0), frac)
-        return self.b * frac + self.a
+        frac = pos - self.lo_f64
+        if not self.extrapolate:
+            frac = torch.where(self.hold, frac.clamp(max=1.0), frac)
+        return self.b * frac + self.a  # two roundings, as the dense form (no fused multiply-add)
 
     @staticmethod
     def _value_from(rec: Tensor, pos: Tensor) -> Tensor:
@@ -139,12 +142,20 @@ class PiecewiseLinear:
 
     def cumulative(self, row: Tensor, j: Tensor) -> Tensor:
         """``Σ_{i < j} value_i`` of ``row``, for ``0 <= j <= scale * T_r``."""
-        rec = self._pieces(row, self.piece_of(row, j))
-        first = rec[:, 5].long()
+        length = self.lengths[row]
+        piece = torch.minimum(self.grid.piece_ext[j], length - 1)
+        flat = row * self._t + piece
+        first = self.grid.start[piece]
         count = (j - first).to(torch.float64)
-        frac_sum = self.grid.frac_prefix[j] - self.grid.frac_prefix[first] + count * rec[:, 4]
-        frac_sum = torch.where(rec[:, 6] > 0, count, frac_sum)
-        return rec[:, 0] + count * rec[:, 1] + rec[:, 2] * frac_sum
+        lo = torch.minimum(piece, (length - 2).clamp(min=0))
+        frac_sum = self.grid.frac_prefix[j] - self.grid.frac_prefix[first] + count * (piece - lo)
+        if not self.extrapolate:
+            frac_sum = torch.where((piece == length - 1) & (length > 1), count, frac_sum)
+        return (
+            self._before_flat.index_select(0, flat)
+            + count * self._a_flat.index_select(0, flat)
+            + self._b_flat.index_select(0, flat) * frac_sum
+        )
 
     # -- thresholds -------------------------------------------------------------------
     def level_changes(self, thresholds: Sequence[float]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -163,8 +174,9 @@ class PiecewiseLinear:
         v_first = self._dense_value(self.grid.pos_first.expand_as(self.a))
         v_last = self._dense_value(last_pos)
         zero = torch.zeros((), dtype=torch.long, device=device)
-        lf = torch.where(self.valid, level(v_first), zero)
-        ll = torch.where(self.valid, level(v_last), zero)
+        lf, ll = level(v_first), level(v_last)
+        if not self.all_valid:
+            lf, ll = torch.where(self.valid, lf, zero), torch.where(self.valid, ll, zero)
         # between pieces (and the rise at 0): the level just before each piece's first point
         prev_last = torch.nn.functional.pad(ll[:, :-1], (1, 0))
         all_rows = torch.arange(rows, device=device)
