@@ -87,20 +87,21 @@ class SyntheticSpec:
     action_coverage: float = 0.35
     motion_strength: float = 1.0
     context_prob: float = 0.7
-    context_strength: float = 0.7
+    context_strength: float = 0.9
+    context_share: float = 0.5
+    context_motion: float = 0.2
     replay_prob: float = 0.25
     venue_prob: float = 0.45
     dynamic_prob: float = 0.25
     static_prob: float = 0.08
     dynamic_energy: float = 1.6
-    dynamic_venue: float = 0.0
-    context_motion: float = 0.1
+    dynamic_venue: float = 0.7
+    cluster_prob: float = 0.5
+    weakest: float = 0.4
+    dip_prob: float = 0.15
     blur: int = 1
     annotation_jitter: float = 0.3
-    cluster_prob: float = 0.0
-    weakest: float = 0.8
-    dip_prob: float = 0.08
-    noise: float = 0.35
+    noise: float = 0.45
     frames_per_segment: int = 16
     fps: float = 25.0
 
@@ -146,6 +147,7 @@ class _World:
     """Latent patterns shared by all videos (drawn once from the data seed); ``(K, dim)`` float32."""
 
     class_pattern: tuple[np.ndarray, np.ndarray]  # (C, dim) per stream (rgb, flow)
+    context_pattern: tuple[np.ndarray, np.ndarray]  # (C, dim) before/after the action
     motion: tuple[np.ndarray, np.ndarray]  # (dim,)
     venue: tuple[np.ndarray, np.ndarray]  # (V, dim)
     generic: tuple[np.ndarray, np.ndarray]  # (G, dim)
@@ -172,13 +174,22 @@ def _world(data_seed: int, spec: SyntheticSpec) -> _World:
     )
     venue = (_sparse_pattern(rng, len(_VENUES), dims[0], 0.2, 1.4), _sparse_pattern(rng, len(_VENUES), dims[1], 0.05, 0.4))
     generic = (_sparse_pattern(rng, _GENERIC_SCENES, dims[0], 0.2, 1.4), _sparse_pattern(rng, _GENERIC_SCENES, dims[1], 0.05, 0.4))
+    mean_duration = rng.uniform(1.5, 7.0, size=c)
+    # context (preparing, celebrating) shares part of the action's appearance: same athlete,
+    # venue, equipment; the rest is its own
+    share = spec.context_share
+    context_pattern = (
+        share * class_pattern[0] + (1 - share) * _sparse_pattern(rng, c, dims[0], 0.12, 1.6),
+        share * class_pattern[1] + (1 - share) * _sparse_pattern(rng, c, dims[1], 0.12, 1.4),
+    )
     return _World(
         class_pattern=class_pattern,
+        context_pattern=context_pattern,
         motion=motion,
         venue=venue,
         generic=generic,
         venue_of_class=np.asarray([venue_index[n] for n in THUMOS14_CLASSES], dtype=np.int64),
-        mean_duration=rng.uniform(1.5, 7.0, size=c),
+        mean_duration=mean_duration,
     )
 
 
@@ -196,7 +207,8 @@ class _Timeline:
     """Per-segment weights of every latent component of one video."""
 
     kinds: np.ndarray  # (L,) int8 SegmentKind
-    cls: np.ndarray  # (L, C) class-pattern weights
+    cls: np.ndarray  # (L, C) class-pattern weights (actions, replays)
+    ctx: np.ndarray  # (L, C) context-pattern weights
     motion: np.ndarray  # (L,) shared-motion weight
     venue: np.ndarray  # (L,) weight of the video's venue scene
     venue_id: int
@@ -366,6 +378,7 @@ class SyntheticWTAL(FeatureDataset):
         generic_id = rng.integers(_GENERIC_SCENES, size=n_shots)[shot]
         # actions, their context and replays
         cls = np.zeros((length, len(THUMOS14_CLASSES)), dtype=np.float32)
+        ctx = np.zeros_like(cls)
         motion = np.zeros(length, dtype=np.float32)
         is_action = np.zeros(length, dtype=bool)
         for _, s, e in video.instances:
@@ -385,7 +398,7 @@ class SyntheticWTAL(FeatureDataset):
                 m = int(rng.integers(2, max(3, n + 1)))
                 lo, hi = (max(0, s - m), s) if side < 0 else (e, min(length, e + m))
                 free = ~is_action[lo:hi]
-                cls[lo:hi, c] += free * spec.context_strength * (0.8 + 0.4 * rng.random())
+                ctx[lo:hi, c] += free * spec.context_strength * (0.8 + 0.4 * rng.random())
                 motion[lo:hi] += free * spec.context_motion * rng.random()
                 kinds[lo:hi] = np.where(free, SegmentKind.CONTEXT, kinds[lo:hi])
             if rng.random() < spec.replay_prob:  # a replay elsewhere (slow motion: longer)
@@ -398,6 +411,7 @@ class SyntheticWTAL(FeatureDataset):
                 kinds[r0 : r0 + r] = np.where(free, SegmentKind.REPLAY, kinds[r0 : r0 + r])
         if spec.blur > 1:  # soft boundaries: features mix a few segments
             cls = _smooth(cls, spec.blur)
+            ctx = _smooth(ctx, spec.blur)
             motion = _smooth(motion[:, None], spec.blur)[:, 0]
         foreground = kinds >= SegmentKind.CONTEXT
         # actions and their context happen at the venue (weaker: the actor fills the frame);
@@ -415,6 +429,7 @@ class SyntheticWTAL(FeatureDataset):
         return _Timeline(
             kinds=kinds,
             cls=cls,
+            ctx=ctx,
             motion=motion,
             venue=venue,
             venue_id=int(world.venue_of_class[video.classes[0]]),
@@ -460,6 +475,7 @@ class SyntheticWTAL(FeatureDataset):
         length = len(tl.kinds)
         dyn_p = _sparse_pattern(rng, 2, dim, 0.3, 1.5) * spec.dynamic_energy
         z = tl.cls @ world.class_pattern[stream]
+        z += tl.ctx @ world.context_pattern[stream]
         z += tl.motion[:, None] * world.motion[stream][None, :]
         z += tl.venue[:, None] * world.venue[stream][tl.venue_id][None, :]
         z += tl.generic[:, None] * world.generic[stream][tl.generic_id]
