@@ -5,19 +5,22 @@ The generator follows the measured recipe of ``shared/docs/synthetic-data-notes.
 the data carries the phenomenon UM is about:
 
 * **actions**: the class pattern plus a *motion* component shared by all classes (stronger in
-  the flow stream), with ramps in and out, occlusion dips and boundary jitter;
-* **context** before/after actions (preparing, celebrating) and **replays**: the class pattern
-  with little of the shared motion. They make top-k MIL fire on background;
+  the flow stream), with ramps in and out, occlusion dips, weak instances, instances in
+  clusters (rallies, repeated attempts) and annotation jitter;
+* **context** before/after actions (preparing, celebrating): part of the class pattern, little
+  of the shared motion; **replays**: the class pattern slowed down, little motion. They make
+  top-k MIL fire on background;
 * **inconsistent background**: venue scenes shared by related classes (athletics field, pool,
   cricket ground, court …), many unrelated generic scenes, *dynamic* high-energy background
-  unique to each video (more raw energy than the actions), and near-zero static frames;
+  unique to each video (more raw energy than the actions; it shows the venue, so it carries
+  class evidence too), and near-zero static frames;
 * smooth temporal noise, then a softplus for non-negative, I3D-like features.
 
 Every segment has a ground-truth :class:`SegmentKind` (:meth:`SyntheticWTAL.segment_kinds`),
 which the tests and diagnostics use; the models never see it.
 
 Lengths and instance counts are THUMOS'14-like (``preset="thumos"``: 200 training and 210 test
-videos, 1024-d RGB and flow, ~15 instances per video). ``preset="demo"`` keeps the structure but
+videos, 1024-d RGB and flow, ~12 instances per video). ``preset="demo"`` keeps the structure but
 uses shorter videos and 128-d streams so that a full train + evaluate fits in a few CPU minutes.
 
 The ground truth is exported as ActivityNet JSON (:meth:`SyntheticWTAL.ground_truth`), so every
@@ -52,7 +55,7 @@ class SegmentKind(IntEnum):
     VENUE = 1  # the scene of the video's classes (athletics field, pool …), nobody acting
     GENERIC = 2  # one of many unrelated scenes (studio, crowd, advert …)
     DYNAMIC = 3  # high-energy background unique to the video (camera motion, crowd waving …)
-    CONTEXT = 4  # just before / after an action: the class pattern, little motion
+    CONTEXT = 4  # just before / after an action: part of the class pattern, little motion
     REPLAY = 5  # a replay of an action, unannotated: the class pattern, little motion
     ACTION = 6  # inside an annotated instance
 
@@ -67,12 +70,24 @@ class SyntheticSpec:
     Poisson count whose rate is itself gamma-distributed (heavy-tailed counts, as THUMOS'14);
     ``action_coverage`` bounds the fraction of a video covered by actions.
 
-    Difficulty (raw, pre-softplus amplitudes; the class patterns have amplitude ~1):
-    ``motion_strength`` of the motion pattern shared by every action; ``context_prob`` and
-    ``replay_prob`` per instance, ``context_strength`` the class evidence they carry;
-    ``dynamic_prob``, ``static_prob`` the shares of background shots that are dynamic and
-    static; ``dynamic_energy`` the amplitude of the per-video dynamic patterns; ``noise`` the
-    smooth noise.
+    Difficulty, as raw (pre-softplus) amplitudes; an action's class pattern has amplitude
+    ``U(weakest, 1.2)``:
+
+    * ``motion_strength``: the motion pattern shared by every action (UM's premise);
+    * ``context_prob`` per side of an instance; ``context_strength`` its amplitude;
+      ``context_share`` the part of the class pattern it carries (the rest is its own);
+      ``context_motion`` the most shared motion it carries; ``replay_prob`` per instance
+      (the class pattern, slowed down, little motion);
+    * background shots: ``venue_prob``, ``dynamic_prob``, ``static_prob`` (the rest generic);
+      ``dynamic_energy`` the amplitude of the two per-video dynamic patterns and
+      ``dynamic_venue`` how much of the venue dynamic shots show;
+    * ``cluster_prob``: an instance follows the previous one after 1-3 segments (rallies,
+      repeated attempts); ``dip_prob`` per segment, an occlusion (x0.4); ``blur`` a box
+      filter width over the action/context profiles; ``annotation_jitter`` the std (s) of the
+      annotated boundaries; ``noise`` the smooth noise.
+
+    The defaults are calibrated (``benchmarks/ablation_synthetic.md``) so that the paper's
+    Table 3 ordering appears: softmax baseline < fused baseline < + L_um.
     """
 
     num_train: int = 200
@@ -122,7 +137,8 @@ PRESETS: dict[str, SyntheticSpec] = {
     ),
 }
 """The named presets: ``"thumos"`` (THUMOS'14-sized: 200/210 videos, 1024-d streams, median
-150 s) and ``"demo"`` (same videos and structure, 128-d streams, median 75 s)."""
+~150 s, ~12 instances a video) and ``"demo"`` (the same structure and difficulty, 128-d
+streams, median ~75 s)."""
 
 # related classes share a venue (the "scene" of their videos)
 _VENUES: tuple[tuple[str, ...], ...] = (
