@@ -158,11 +158,14 @@ def test_getting_started_shows_the_quick_start_commands_of_the_readme() -> None:
     page = DOCS / "getting-started.md"
     shell = [b.code.strip() for b in _blocks(page) if b.lang == "bash"]
     assert shell[:2] == _readme_commands()
+    # the page's demo output follows the demo's schedule: evaluations and the final step
+    from wtal_blocks.recipes.demo import demo_config
+
     first_output = next(b.code for b in _blocks(page) if b.lang == "text")
-    assert (
-        first_output.splitlines()[0]
-        == f"wtal_blocks {wtal_blocks.__version__}: one UM training step on random features"
-    )
+    cfg = demo_config("unused")
+    steps = [int(line.split()[3].rstrip(":")) for line in first_output.splitlines() if line.startswith("eval @ step")]
+    assert steps == list(range(cfg.eval_every, cfg.iterations + 1, cfg.eval_every))
+    assert f"FINAL model (step {cfg.iterations})" in first_output
 
 
 # ---------------------------------------------------------------------------------------
