@@ -49,7 +49,8 @@ Split = Literal["train", "test"]
 
 
 class SegmentKind(IntEnum):
-    """What a synthetic segment shows (later kinds win where they overlap)."""
+    """What a synthetic segment shows (actions are never overwritten; elsewhere, the
+    context or replay written last wins)."""
 
     STATIC = 0  # near-zero frames (black screen, still title card)
     VENUE = 1  # the scene of the video's classes (athletics field, pool …), nobody acting
@@ -300,7 +301,7 @@ class SyntheticWTAL(FeatureDataset):
         dim = {"all": spec.rgb_dim + spec.flow_dim, "rgb": spec.rgb_dim, "flow": spec.flow_dim}[modal]
         if cache is None:
             cache = int(self.lengths.sum()) * dim * 4 <= 256 * 2**20
-        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+        self._cache: dict[tuple[str, int], np.ndarray] | None = {} if cache else None
 
     # -- layout: lengths, classes, instances ------------------------------------------
     def _rng(self, index: int, stream: int) -> np.random.Generator:
@@ -342,7 +343,7 @@ class SyntheticWTAL(FeatureDataset):
             if dur >= length - 2:
                 continue
             if instances and rng.random() < spec.cluster_prob:  # right after another one
-                s = max(e for _, _, e in instances[-1:]) + int(rng.integers(1, 4))
+                s = instances[-1][2] + int(rng.integers(1, 4))
                 if s + dur >= length:
                     continue
             else:
@@ -461,15 +462,16 @@ class SyntheticWTAL(FeatureDataset):
 
     # -- features ---------------------------------------------------------------------
     def load_features(self, index: int) -> np.ndarray:
-        if self._cache is not None and index in self._cache:
-            return self._cache[index]
+        key = (self.modal, index)
+        if self._cache is not None and key in self._cache:
+            return self._cache[key]
         timeline = self._timeline(index)
         streams = {"rgb": (0,), "flow": (1,), "all": (0, 1)}[self.modal]
         parts = [self._stream(index, timeline, s) for s in streams]
         feats = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         if self._cache is not None:
             feats.setflags(write=False)  # shared by every later access
-            self._cache[index] = feats
+            self._cache[key] = feats
         return feats
 
     def generate(self, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -531,7 +533,8 @@ def write_official_layout(
     """Write the synthetic dataset in the official THUMOS'14 layout (gt.json, splits, features/).
 
     The result is readable by :class:`~wtal_blocks.data.ThumosFeatures` and ``wtal-um train
-    --data-root DIR``.
+    --data-root DIR`` (features: ``features/{train,test}/{rgb,flow}/VIDEO.npy``, float32
+    ``(L, dim)``; about 1 GB for ``preset="thumos"``, 50 MB for ``"demo"``). Returns ``root``.
     """
     root = Path(root)
     database: dict[str, Any] = {}

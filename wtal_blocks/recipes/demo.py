@@ -1,4 +1,4 @@
-"""``wtal-um demo``: UM trained and evaluated on the built-in synthetic data in a few CPU minutes.
+"""``wtal-um demo``: UM trained and evaluated on the built-in synthetic data in about a CPU minute.
 
 The demo runs the full reference recipe (training with ``L_cls + α L_um + β L_be``, the
 official test pipeline, the ActivityNet-protocol mAP at tIoU 0.1:0.1:0.7) on
