@@ -3,7 +3,7 @@
 from .activitynet import ActivityNetFeatures
 from .base import DataError, FeatureDataset, PaddedBatch, VideoSample, pad_collate
 from .sampling import random_perturb, uniform_sampling
-from .synthetic import SyntheticWTAL, write_official_layout
+from .synthetic import SegmentKind, SyntheticSpec, SyntheticWTAL, write_official_layout
 from .thumos14 import THUMOS14_CLASSES, ThumosFeatures
 
 __all__ = [
@@ -12,6 +12,8 @@ __all__ = [
     "DataError",
     "FeatureDataset",
     "PaddedBatch",
+    "SegmentKind",
+    "SyntheticSpec",
     "SyntheticWTAL",
     "ThumosFeatures",
     "VideoSample",

@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--plots", default=None, help="also write plots of the best and worst videos to this folder")
     _add_config_flags(ev, skip=("iterations", "batch_size", "lr", "weight_decay", "alpha", "beta", "margin", "eval_every", "eval_batch_size", "output_dir", "seed", "num_workers", "loss_form", "dropout", "embed_dim"))
 
-    demo = sub.add_parser("demo", help="train and evaluate on the built-in synthetic dataset (a few minutes on a CPU)")
+    demo = sub.add_parser("demo", help="train and evaluate on the built-in synthetic dataset (a minute or two on 2 CPU cores)")
     demo.add_argument("--output-dir", default="runs/demo")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--iterations", type=int, default=None)
