@@ -7,10 +7,17 @@ by the baseline), use the same checkpoint, write ActivityNet results and score t
 (``_official_style.py``), and a plain-loop ActivityNet evaluator (``tests/reference``; the
 official pandas evaluator is slower still). Detections of the two are compared both ways.
 
-The model forward dominates at the official size (F = 2048, D = 2048); ``--embed-dim`` and
-``--feature-dim`` shrink it to see the other stages' share.
+Two workloads:
+
+* default: random features and a randomly initialised checkpoint (F = ``--feature-dim``,
+  D = ``--embed-dim``) — a stress test: an untrained network's class activations are noise,
+  with many more threshold crossings (runs) than a trained one's;
+* ``--synthetic-demo CKPT``: the synthetic demo test set written in the official layout, and a
+  trained checkpoint (e.g. ``runs/demo/model_final.pkl`` from ``wtal-um demo``) — realistic
+  class activations.
 
     python benchmarks/bench_evaluate.py [--videos 210] [--feature-dim 1024] [--embed-dim 2048]
+    wtal-um demo && python benchmarks/bench_evaluate.py --synthetic-demo runs/demo/model_final.pkl
 """
 
 from __future__ import annotations
@@ -83,20 +90,21 @@ class _BatchOneNet(torch.nn.Module):
         return {"cas": cas.softmax(1).numpy(), "mag": mags.numpy(), "act": act.numpy(), "bkg": bkg.numpy(), "vs": scores.numpy()}
 
 
-def official_style(root: Path, ckpt: Path, out: Path, net: UncertaintyModelingNet) -> tuple[list[float], dict[str, list[list[float]]]]:
+def official_style(root: Path, ckpt: Path, out: Path, net: UncertaintyModelingNet, streams: tuple[str, ...]) -> tuple[list[float], dict[str, list[list[float]]]]:
     model = _BatchOneNet(net).eval()
     gt = json.loads((root / "gt.json").read_text())["database"]
     names = (root / "split_test.txt").read_text().split()
     results: dict[str, list[list[float]]] = {}
     for name in names:
-        feats = np.load(root / "features" / "test" / "rgb" / f"{name}.npy")
+        parts = [np.load(root / "features" / "test" / s / f"{name}.npy") for s in streams]
+        feats = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         idx = uniform_sampling(feats.shape[0], 750)
         o = model(torch.from_numpy(feats[idx])[None])
         results[name] = postprocess_video(o["cas"], o["mag"], o["act"], o["bkg"], o["vs"], feats.shape[0])
     payload = {"results": {v: [{"label": THUMOS14_CLASSES[int(d[0])], "score": float(d[1]), "segment": [float(d[2]), float(d[3])]} for d in dets] for v, dets in results.items()}}
     out.write_text(json.dumps(payload))
     loaded = json.loads(out.read_text())["results"]
-    gts = [(v, a["label"], float(a["segment"][0]), float(a["segment"][1])) for v, e in gt.items() for a in e["annotations"]]
+    gts = [(v, a["label"], float(a["segment"][0]), float(a["segment"][1])) for v, e in gt.items() if v in loaded for a in e["annotations"]]
     preds = [(v, d["label"], d["segment"][0], d["segment"][1], d["score"]) for v, ds in loaded.items() for d in ds]
     _, m_ap = detection_map(gts, preds, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     return m_ap, results
@@ -107,21 +115,33 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=210)
     parser.add_argument("--feature-dim", type=int, default=1024, help="F (modal rgb)")
     parser.add_argument("--embed-dim", type=int, default=2048, help="D (2048 official)")
+    parser.add_argument("--synthetic-demo", metavar="CKPT", default=None, help="trained demo checkpoint")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        make_dataset(root, args.videos, args.feature_dim)
-        torch.manual_seed(0)
-        net = UncertaintyModelingNet(args.feature_dim, 20, embed_dim=args.embed_dim)
-        ckpt = root / "model.pkl"
-        torch.save(net.state_dict(), ckpt)
-        config = UMConfig(data_root=str(root), modal="rgb", device="cpu")
+        if args.synthetic_demo:
+            from wtal_blocks import load_official_checkpoint
+            from wtal_blocks.data import write_official_layout
+
+            write_official_layout(root, preset="demo")
+            ckpt = Path(args.synthetic_demo)
+            net = load_official_checkpoint(ckpt)
+            streams, modal = ("rgb", "flow"), "all"
+            args.videos, args.feature_dim, args.embed_dim = 210, net.feature_dim, net.embed_dim
+        else:
+            make_dataset(root, args.videos, args.feature_dim)
+            torch.manual_seed(0)
+            net = UncertaintyModelingNet(args.feature_dim, 20, embed_dim=args.embed_dim)
+            ckpt = root / "model.pkl"
+            torch.save(net.state_dict(), ckpt)
+            streams, modal = ("rgb",), "rgb"
+        config = UMConfig(data_root=str(root), modal=modal, device="cpu")
 
         start = time.perf_counter()
         report = evaluate_checkpoint(config, ckpt, root / "ours.json", log=lambda _: None)
         t_ours = time.perf_counter() - start
         start = time.perf_counter()
-        base_map, base = official_style(root, ckpt, root / "base.json", net)
+        base_map, base = official_style(root, ckpt, root / "base.json", net, streams)
         t_base = time.perf_counter() - start
 
         ours = json.loads((root / "ours.json").read_text())["results"]
