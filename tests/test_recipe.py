@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -139,16 +138,11 @@ def test_cli_reports_data_errors_cleanly(tmp_path: Path, capsys: pytest.CaptureF
     assert "gt.json: file not found" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _ddp_worker(rank: int, world: int, port: int, cfg: UMConfig) -> None:
+def _ddp_worker(rank: int, world: int, rendezvous: str, cfg: UMConfig) -> None:
     import os
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    # a file rendezvous: no TCP port to collide with other processes on the machine
+    os.environ.update(WTAL_DIST_INIT_METHOD=rendezvous, RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     try:
         train_um(cfg, progress=False, log=lambda _: None)
@@ -165,7 +159,7 @@ def test_two_process_ddp_equals_single_process(data_root: Path, tmp_path: Path) 
     single = _config(data_root, tmp_path / "single", iterations=4, eval_every=2)
     train_um(single, progress=False, log=lambda _: None)
     ddp = _config(data_root, tmp_path / "ddp", iterations=4, eval_every=2)
-    mp.spawn(_ddp_worker, args=(2, _free_port(), ddp), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, (tmp_path / "rendezvous").as_uri(), ddp), nprocs=2, join=True)
     ws, wd = _weights(tmp_path / "single" / "model_final.pkl"), _weights(tmp_path / "ddp" / "model_final.pkl")
     for k in ws:
         torch.testing.assert_close(wd[k], ws[k], rtol=1e-5, atol=1e-6)

@@ -211,7 +211,14 @@ def _dist_context(device: torch.device) -> _Dist:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        # torchrun's env:// rendezvous by default; WTAL_DIST_INIT_METHOD (e.g. file:///tmp/rdzv)
+        # overrides it, which lets tests avoid TCP ports altogether
+        dist.init_process_group(
+            backend="nccl" if device.type == "cuda" else "gloo",
+            init_method=os.environ.get("WTAL_DIST_INIT_METHOD", "env://"),
+            rank=int(os.environ.get("RANK", "0")),
+            world_size=int(os.environ["WORLD_SIZE"]),
+        )
     return _Dist(dist.get_rank(), dist.get_world_size())
 
 
