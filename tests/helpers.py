@@ -23,6 +23,7 @@ def write_thumos_layout(
     With ``instances=True`` every video gets a few annotated instances whose features carry a
     class-specific bump, so that training has something to learn.
     """
+    root.mkdir(parents=True, exist_ok=True)
     db = {}
     for split in ("train", "test"):
         vids = [v for v in lengths if v.startswith(split)]

@@ -118,6 +118,17 @@ def test_thumos_bad_files_name_the_path(tmp_path: Path, damage, match: str) -> N
         ThumosFeatures(root, "train")
 
 
+def test_thumos_feature_size_and_duplicate_videos(tmp_path: Path) -> None:
+    root = _write_thumos(tmp_path, {"train_a": 10, "train_b": 12, "test_a": 10})
+    np.save(root / "features/train/flow/train_b.npy", np.zeros((12, 5), np.float32))
+    with pytest.raises(DataError, match=r"flow/train_b\.npy: feature size 5 differs from the other videos' \[8, 8\]"):
+        ThumosFeatures(root, "train")
+    root2 = _write_thumos(tmp_path / "dup", {"train_a": 10, "test_a": 10})
+    (root2 / "split_train.txt").write_text("train_a\ntrain_a\n")
+    with pytest.raises(DataError, match=r"video train_a is listed twice"):
+        ThumosFeatures(root2, "train")
+
+
 def test_thumos_unknown_label(tmp_path: Path) -> None:
     root = _write_thumos(tmp_path, {"train_a": 10, "test_a": 10}, labels={"train_a": "Juggling"})
     with pytest.raises(DataError, match=r"video 'train_a' annotation 0 has label 'Juggling', which is not in the class list"):

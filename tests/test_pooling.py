@@ -44,6 +44,9 @@ def test_ratio_uses_floor_and_clamps_to_one() -> None:
     assert int(k_from_ratio(8, 9)) == 1  # T < ratio: official T // r = 0; we clamp to 1
     assert k_from_ratio(torch.tensor([0, 9, 20]), 9.0).tolist() == [1, 1, 2]
     assert k_from_ratio(torch.tensor([15]), 7.5).tolist() == [2]
+    # Python's floor division, as the official ``T // r``: 11 // 2.2 == 4, not floor(11 / 2.2) == 5
+    assert int(k_from_ratio(11, 2.2)) == 4 and int(k_from_ratio(1, 1.1)) == 1
+    assert [int(k_from_ratio(n, 0.1 * 13)) for n in range(1, 40)] == [max(1, int(n // (0.1 * 13))) for n in range(1, 40)]
     scores = torch.randn(2, 8, 3)  # T < ratio
     torch.testing.assert_close(topk_mil_pooling(scores, ratio=9), scores.max(dim=1).values)
 
@@ -147,7 +150,9 @@ def test_property_reference_and_monotone(x, data) -> None:  # type: ignore[no-un
         ({"k": 1}, torch.tensor([[[float("nan")]]]), r"scores must be finite, got 1 NaN"),
         ({"k": 1}, torch.tensor([[[float("inf")]]]), r"scores must be finite, got 0 NaN and 1 inf"),
         ({"k": 1}, torch.zeros(1, 0, 2), r"no segments"),
-        ({"ratio": 0}, torch.randn(1, 5, 2), r"ratio must be > 0"),
+        ({"ratio": 0}, torch.randn(1, 5, 2), r"ratio must be >= 1"),
+        ({"ratio": 0.5}, torch.randn(1, 5, 2), r"ratio must be >= 1"),
+        ({"k": torch.tensor([1.7])}, torch.randn(1, 5, 2), r"k must hold integers"),
     ],
 )
 def test_bad_input(kwargs: dict, scores: torch.Tensor, match: str) -> None:

@@ -11,6 +11,9 @@ From a :class:`~wtal_blocks.models.UMOutput` of a batch of test videos to detect
 5. per-class greedy NMS at 0.6 with the official "+1" convention on seconds
    (:func:`batched_temporal_nms`), all videos and classes in one call.
 
+Arithmetic notes: the proposal score's ``γ · p_c(v)`` is computed in float64, as the official
+code does under NumPy 1.x (NumPy ≥ 2 would round it in float32, ~3e-9 apart).
+
 ``scoring="softmax"`` gives the paper's baseline scoring (Table 3, first row): the min-max
 normalised segment softmax alone, with no magnitude thresholds.
 """

@@ -52,22 +52,30 @@ class TopKResult(NamedTuple):
 
 
 def k_from_ratio(lengths: Tensor | int, ratio: float) -> Tensor:
-    """``k = max(1, ⌊length / ratio⌋)`` per video (Eq. 1's ``k_act = T / r_act``).
+    """``k = max(1, length // ratio)`` per video (Eq. 1's ``k_act = T / r_act``).
+
+    ``//`` is Python's floor division, as in the official ``T // r`` (for a non-integer ratio it
+    differs from ``floor(T / r)`` when ``T / r`` rounds up to an integer: ``11 // 2.2 == 4``).
 
     Args:
         lengths: ``(B,)`` int64 valid lengths, or one length.
-        ratio: ``r > 0`` (``r_act = 9``, ``r_bkg = 4`` in UM).
+        ratio: ``r >= 1`` (``r_act = 9``, ``r_bkg = 4`` in UM), so that ``k <= length``.
 
     Returns:
         ``(B,)`` int64 (a 0-d tensor for an int ``lengths``).
     """
-    if not ratio > 0:
-        raise ValueError(f"ratio must be > 0, got {ratio}")
+    if not ratio >= 1:
+        raise ValueError(f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}")
     lengths_t = torch.as_tensor(lengths, dtype=torch.long)
-    if float(ratio).is_integer():  # exact integer division, as the official ``T // r``
+    if float(ratio).is_integer():
         k = torch.div(lengths_t, int(ratio), rounding_mode="floor")
-    else:
-        k = torch.floor(lengths_t.double() / float(ratio)).long()
+    else:  # CPython's float floor division: from the exact remainder, then the nearest integer
+        a = lengths_t.double()
+        b = float(ratio)
+        mod = torch.fmod(a, b)
+        div = (a - mod) / b
+        k = torch.floor(div)
+        k = (k + (div - k > 0.5).double()).long()
     return k.clamp(min=1)
 
 
@@ -105,6 +113,8 @@ def _resolve_k(
             return lengths.new_full((batch,), k_int), k_int
         k_t = lengths.new_full((batch,), k_int)
     else:
+        if isinstance(k, Tensor) and (k.is_floating_point() or k.is_complex()):
+            raise ValueError(f"{name}: k must hold integers, got dtype {k.dtype}")
         k_t = torch.as_tensor(k, dtype=torch.long, device=lengths.device)
         if k_t.shape != lengths.shape:
             raise ValueError(
@@ -261,8 +271,8 @@ class TopKMILPooling(nn.Module):
             raise ValueError(f"give exactly one of k and ratio, got k={k!r}, ratio={ratio!r}")
         if k is not None and k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        if ratio is not None and not ratio > 0:
-            raise ValueError(f"ratio must be > 0, got {ratio}")
+        if ratio is not None and not ratio >= 1:
+            raise ValueError(f"ratio must be >= 1, got {ratio}")
         self.k = k
         self.ratio = ratio
         self.backend = backend

@@ -1,7 +1,9 @@
 """Temporal sequence utilities: upsampling, run finding, numpy-exact threshold grids.
 
-These are the low-level pieces of proposal generation (official-behaviour.md, Inference
-steps 5-8), written as batched tensor code.
+Batched tensor versions of the official inference steps 5-8 (official-behaviour.md): the
+x``scale`` interpolation as dense tensors, and run finding on boolean masks. The proposal
+generator itself works on the same interpolation without materialising it
+(:mod:`wtal_blocks._piecewise`), and the tests check the two against each other.
 """
 
 from __future__ import annotations

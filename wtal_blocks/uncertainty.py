@@ -174,7 +174,7 @@ def select_pseudo_segments(
     if t == 0:
         raise ValueError("magnitudes has no segments (T = 0)")
     check_mask(mask, b, t)
-    check_finite("magnitudes", magnitudes)
+    check_finite("magnitudes", magnitudes if mask is None else magnitudes[mask])  # padding is ignored
     lengths = valid_lengths(mask, b, t, magnitudes.device)
     ka, ka_max = _resolve_k(
         "select_pseudo_segments(k_act)", k_act, r_act, lengths, t, mask is not None
@@ -229,8 +229,8 @@ class PseudoSegmentSelector(nn.Module):
 
     def __init__(self, r_act: float = 9.0, r_bkg: float = 4.0, dropout: float = 0.7) -> None:
         super().__init__()
-        if not (r_act > 0 and r_bkg > 0):
-            raise ValueError(f"r_act and r_bkg must be > 0, got {r_act}, {r_bkg}")
+        if not (r_act >= 1 and r_bkg >= 1):
+            raise ValueError(f"r_act and r_bkg must be >= 1, got {r_act}, {r_bkg}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.r_act = r_act

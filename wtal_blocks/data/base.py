@@ -140,7 +140,9 @@ class FeatureDataset(Dataset[VideoSample]):
     ``class_names`` and implement :meth:`load_features`.
 
     Random sampling is seeded per item from ``(seed, epoch, index)``, so results do not depend
-    on the number of data-loader workers; call :meth:`set_epoch` at each epoch.
+    on the number of data-loader workers: ``get(index, epoch)`` draws a given epoch's sample
+    (the recipe's loader passes the epoch with each index); ``dataset[index]`` uses the epoch
+    set with :meth:`set_epoch`.
     """
 
     video_ids: list[str]
@@ -228,11 +230,23 @@ class FileFeatureDataset(FeatureDataset):
     def _scan(self) -> np.ndarray:
         """Lengths ``L`` of every video; a missing/corrupt file or a stream length mismatch raises."""
         lengths = []
+        widths: list[int] | None = None
+        seen: set[str] = set()
         for vid, paths in zip(self.video_ids, self._paths, strict=True):
+            if vid in seen:
+                raise DataError(f"video {vid} is listed twice")
+            seen.add(vid)
             shapes = [load_npy(p).shape for p in paths]
             if len({s[0] for s in shapes}) != 1:
                 detail = ", ".join(f"{p}: {s[0]} segments" for p, s in zip(paths, shapes, strict=True))
                 raise DataError(f"video {vid}: stream lengths differ ({detail})")
+            if widths is None:
+                widths = [s[1] for s in shapes]
+            elif [s[1] for s in shapes] != widths:
+                bad = next(p for p, s, w in zip(paths, shapes, widths, strict=True) if s[1] != w)
+                raise DataError(
+                    f"{bad}: feature size {load_npy(bad).shape[1]} differs from the other videos' {widths}"
+                )
             lengths.append(shapes[0][0])
         return np.asarray(lengths, dtype=np.int64)
 

@@ -171,7 +171,8 @@ class UncertaintyModelingNet(nn.Module):
 
     Shape:
         ``x (B, T, F)``, optional ``mask (B, T)`` bool -> :class:`UMOutput`. With a mask, padded
-        inputs are zeroed first, so every valid output equals that of the video run alone.
+        inputs are zeroed first, so every valid output equals that of the video run alone (up to
+        float rounding: batched reductions sum in another order, ~1e-7 in float32).
     """
 
     def __init__(
@@ -271,6 +272,20 @@ class UncertaintyModelingNet(nn.Module):
         return load_official_checkpoint(path, map_location=map_location, **kwargs)  # type: ignore[arg-type]
 
 
+def _load_weights(path: str | os.PathLike[str], map_location: str | torch.device) -> object:
+    """``torch.load(..., weights_only=True)`` with errors that name the file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: checkpoint file not found")
+    try:
+        return torch.load(os.fspath(path), map_location=map_location, weights_only=True)
+    except Exception as exc:  # unpickling refused, truncated or not a torch file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{path}: not a readable weights-only checkpoint ({first}); only tensors and plain "
+            "containers are loaded, never pickled code"
+        ) from None
+
+
 _OFFICIAL_KEYS = (
     "cas_module.conv.0.weight",
     "cas_module.conv.0.bias",
@@ -301,7 +316,7 @@ def load_official_checkpoint(
     Raises:
         ValueError: missing/unexpected keys or shapes that contradict ``feature_dim``/``num_classes``.
     """
-    state = torch.load(os.fspath(path), map_location=map_location, weights_only=True)
+    state = _load_weights(path, map_location)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # our training checkpoints wrap the weights
     if not isinstance(state, dict) or any(k not in state for k in _OFFICIAL_KEYS):

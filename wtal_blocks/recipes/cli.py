@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, RunRefused, FileNotFoundError, ValueError) as exc:
         print(f"wtal-um: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # training diverged
+        print(f"wtal-um: error: {exc}; try a lower --lr", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("wtal-um: interrupted; continue with --resume", file=sys.stderr)
         return 130

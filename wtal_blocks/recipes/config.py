@@ -62,10 +62,16 @@ class UMConfig:
             )
         if self.lr <= 0 or self.weight_decay < 0 or self.alpha < 0 or self.beta < 0 or self.margin <= 0:
             raise ValueError("lr and margin must be > 0; weight_decay, alpha, beta must be >= 0")
-        if self.r_act <= 0 or self.r_bkg <= 0:
-            raise ValueError(f"r_act and r_bkg must be > 0, got {self.r_act}, {self.r_bkg}")
+        if self.r_act < 1 or self.r_bkg < 1:
+            raise ValueError(f"r_act and r_bkg must be >= 1, got {self.r_act}, {self.r_bkg}")
         if self.num_segments is not None and self.num_segments < 1:
             raise ValueError(f"num_segments must be >= 1, got {self.num_segments}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.tiou is not None:
+            from ..evaluation import parse_tiou_thresholds  # numpy only
+
+            parse_tiou_thresholds(self.tiou)  # a malformed value fails now, not after training
 
     @property
     def segments(self) -> int:

@@ -7,7 +7,9 @@ Design points (what the official code lacks):
 * determinism: the data order is a function of ``(seed, epoch)``, the random segment
   sampling of ``(seed, epoch, video)``, and the dropout masks are drawn for the *global* batch
   from a generator seeded by ``seed``; the same seed gives the same run on one process or on
-  N data-parallel processes, with any number of data-loader workers;
+  N data-parallel processes, with any number of data-loader workers (bit-identical on the CPU,
+  tested; on CUDA cuDNN is set to deterministic kernels, but other GPU kernels may still sum
+  in a varying order);
 * atomic checkpoints holding model, optimiser, RNG state and step; ``resume`` continues a run
   so that it ends with the same weights as an uninterrupted one;
 * data-parallel training through ``torchrun`` (gradients all-reduced, evaluation sharded and
@@ -20,6 +22,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +36,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from .._validation import set_validation
-from ..data.base import FeatureDataset, PaddedBatch, pad_collate
+from ..data.base import DataError, FeatureDataset, PaddedBatch, pad_collate
 from ..inference import UMInferenceConfig, UMPostProcessor
 from ..losses import UMObjective
 from ..models.um import DropoutNoise, UncertaintyModelingNet
@@ -132,6 +135,8 @@ def resolve_device(spec: str) -> torch.device:
 
 def build_dataset(config: UMConfig, train: bool) -> FeatureDataset:
     """The training (random sampling) or test (uniform sampling) dataset of ``config.dataset``."""
+    if config.dataset != "synthetic" and not config.data_root:
+        raise ValueError(f"data_root (--data-root DIR) is required for dataset {config.dataset!r}")
     if config.dataset == "thumos14":
         from ..data.thumos14 import ThumosFeatures
 
@@ -281,6 +286,11 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
 
     def __len__(self) -> int:
         return self.stop - self.start
+
+
+def _collate_or_none(samples: list[Any]) -> PaddedBatch | None:
+    """``pad_collate``, or None for a rank whose share of a small global batch is empty."""
+    return pad_collate(samples) if samples else None
 
 
 class _EpochIndexed(torch.utils.data.Dataset):
@@ -497,7 +507,8 @@ class _Logger:
 # training
 
 
-_RESUME_MAY_CHANGE = {"iterations", "eval_every", "eval_batch_size", "num_workers", "device", "output_dir"}
+# settings that do not change the computation; the device does (its generator's stream)
+_RESUME_MAY_CHANGE = {"iterations", "eval_every", "eval_batch_size", "num_workers", "output_dir"}
 
 
 def _prepare_output(out: Path, resume: bool, overwrite: bool) -> None:
@@ -509,9 +520,28 @@ def _prepare_output(out: Path, resume: bool, overwrite: bool) -> None:
             "continue it or --overwrite to replace it"
         )
     if overwrite and not resume:
-        for name in ("train_log.csv", "eval_log.csv", "checkpoint_last.pt", "metrics.json"):
+        for name in _OUTPUTS:
             (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "tensorboard", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+
+
+_OUTPUTS = (
+    "config.json", "train_log.csv", "eval_log.csv", "checkpoint_last.pt", "metrics.json",
+    "model_final.pkl", "model_best.pkl", "results_final.json",
+)  # fmt: skip
+
+
+def _truncate_log(path: Path, last_step: int) -> None:
+    """Drop rows logged after the checkpoint a run resumes from (they will be logged again)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= last_step]
+    atomic_write_text(path, "".join(",".join(r) + "\n" for r in kept))
 
 
 def _check_resumable(saved: dict[str, Any], config: UMConfig, path: Path) -> None:
@@ -565,6 +595,15 @@ def train_um(
         tdist.barrier()
 
     train_set, test_set = build_datasets(config)
+    unlabelled = [train_set.video_ids[i] for i in np.flatnonzero(train_set.labels.sum(axis=1) == 0)]
+    if unlabelled:
+        raise DataError(
+            f"{len(unlabelled)} training video(s) have no action label (e.g. {unlabelled[:3]}): weak "
+            "supervision needs at least one class per training video; fix the annotations or the split"
+        )
+    if device.type == "cuda":  # reproducible kernels where cuDNN offers them (CPU runs are exact)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     torch.manual_seed(config.seed)
     model = build_model(config, train_set.feature_dim, train_set.num_classes).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay)
@@ -584,6 +623,9 @@ def train_um(
         torch.set_rng_state(state["torch_rng"].cpu())
         start = int(state["step"])
         history = [EvalReport(**h) for h in state.get("history", [])]
+        if dist.is_main:
+            _truncate_log(out / "train_log.csv", start)
+            _truncate_log(out / "eval_log.csv", start)
     elif dist.active:
         _broadcast_parameters(model)
     if dist.is_main:
@@ -594,7 +636,7 @@ def train_um(
     loader = DataLoader(
         _EpochIndexed(train_set),
         batch_sampler=sampler,
-        collate_fn=pad_collate,
+        collate_fn=_collate_or_none,
         num_workers=config.num_workers,
         pin_memory=device.type == "cuda",
         persistent_workers=False,
@@ -621,31 +663,38 @@ def train_um(
     try:
         for local_batch in loader:
             model.train()
-            batch: PaddedBatch = local_batch.to(device)
             global_size = len(sampler.global_batch(step)[0])
             lo, hi = sampler.local_range(global_size)
+            # every rank draws the global batch's noise, so the generator stays in step
             noise = DropoutNoise.sample(
                 global_size,
-                batch.features.shape[1],
+                config.segments,
                 config.embed_dim,
                 config.dropout,
                 noise_gen,
                 device=device,
-                dtype=batch.features.dtype,
             ).slice(lo, hi)
-            with set_validation(False):  # inputs are checked by the dataset; the loss below
-                output = model(batch.features, noise=noise)
-                total, terms = objective(
-                    output.video_scores,
-                    output.background_scores,
-                    output.action_features,
-                    output.background_features,
-                    batch.labels,
-                )
-            # scale so that averaging over ranks gives the global-batch mean exactly
-            scale = (hi - lo) * dist.world / global_size
-            optimiser.zero_grad(set_to_none=True)
-            (total * scale).backward()
+            optimiser.zero_grad(set_to_none=False)
+            if local_batch is None:  # fewer videos than processes in this batch: this rank idles
+                terms = {k: torch.zeros((), device=device) for k in ("loss_cls", "loss_um", "loss_be", "loss_total")}
+                for p in model.parameters():
+                    p.grad = torch.zeros_like(p) if p.grad is None else p.grad.zero_()
+            else:
+                batch: PaddedBatch = local_batch.to(device)
+                if not batch.uniform_length or batch.features.shape[1] != config.segments:
+                    raise AssertionError("training batches are sampled to exactly T segments")
+                with set_validation(False):  # inputs are checked by the dataset; the loss below
+                    output = model(batch.features, noise=noise)
+                    total, terms = objective(
+                        output.video_scores,
+                        output.background_scores,
+                        output.action_features,
+                        output.background_features,
+                        batch.labels,
+                    )
+                # scale so that averaging over ranks gives the global-batch mean exactly
+                scale = (hi - lo) * dist.world / global_size
+                (total * scale).backward()
             if dist.active:
                 _all_reduce_gradients(model, dist.world)
             optimiser.step()
@@ -664,7 +713,8 @@ def train_um(
                 report, _ = evaluate_model(model, test_set, config, device, step=step, dist=dist)
                 history.append(report)
                 logger.evaluation(report)
-                if dist.is_main and report.average_mAP >= max(h.average_mAP for h in history):
+                # the first step reaching the best value is the best (as ``max`` picks below)
+                if dist.is_main and report.average_mAP > max((h.average_mAP for h in history[:-1]), default=-1.0):
                     atomic_save(official_state_dict(model), out / "model_best.pkl")
             if step % save_every == 0 or step == config.iterations:
                 checkpoint(step)
@@ -689,6 +739,10 @@ def train_um(
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         log(final.table(f"FINAL model (step {final.step}) - report this number"))
         log(best.table(f"BEST evaluated step ({best.step}) - selected on the test set, optimistic"))
+    if dist.active:  # every rank returns once rank 0 has written the outputs
+        import torch.distributed as tdist
+
+        tdist.barrier()
     return TrainResult(final=final, best=best, output_dir=out, history=history)
 
 

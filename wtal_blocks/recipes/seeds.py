@@ -102,7 +102,9 @@ def run_seeds(
     for seed in seeds:
         log(f"=== seed {seed} ===")
         cfg = config.replace(seed=seed, output_dir=str(out / f"seed_{seed}"))
-        results.append(train_um(cfg, resume=resume, overwrite=overwrite, log=log, progress=progress))
+        # resuming a multi-seed run: seeds that had not started yet start now
+        started = (Path(cfg.output_dir) / "checkpoint_last.pt").exists()
+        results.append(train_um(cfg, resume=resume and started, overwrite=overwrite, log=log, progress=progress))
     summary = summarize(seeds, [r.final for r in results])
     atomic_write_text(out / "seeds_summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
     log(summary.table())
