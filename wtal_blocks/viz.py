@@ -882,22 +882,12 @@ def plot_evaluation(
         The written PNG paths.
     """
     from .evaluation import DetectionMAP, EvaluationInputError, load_activitynet_results
-    from .models.um import load_official_checkpoint
-    from .recipes.engine import build_dataset, inference_config, resolve_device
+    from .recipes.engine import inference_config, model_and_test_set, resolve_device
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
-    dataset = build_dataset(config, train=False)
-    model = load_official_checkpoint(
-        checkpoint,
-        feature_dim=dataset.feature_dim,
-        num_classes=dataset.num_classes,
-        map_location=device,
-        r_act=config.r_act,
-        r_bkg=config.r_bkg,
-        background_score=config.background_score,
-    )
+    model, dataset = model_and_test_set(config, checkpoint, device)
     inference = inference_config(config)
     predictions = load_activitynet_results(results)
     database = dataset.ground_truth()["database"]

@@ -746,6 +746,25 @@ def train_um(
     return TrainResult(final=final, best=best, output_dir=out, history=history)
 
 
+def model_and_test_set(
+    config: UMConfig, checkpoint: str | os.PathLike[str], device: torch.device
+) -> tuple[UncertaintyModelingNet, FeatureDataset]:
+    """The test dataset of ``config`` and the checkpoint's network, checked against each other."""
+    from ..models.um import load_official_checkpoint
+
+    test_set = build_dataset(config, train=False)
+    model = load_official_checkpoint(
+        checkpoint,
+        feature_dim=test_set.feature_dim,
+        num_classes=test_set.num_classes,
+        map_location=device,
+        r_act=config.r_act,
+        r_bkg=config.r_bkg,
+        background_score=config.background_score,
+    )
+    return model, test_set
+
+
 def evaluate_checkpoint(
     config: UMConfig,
     checkpoint: str | os.PathLike[str],
@@ -760,19 +779,8 @@ def evaluate_checkpoint(
     the batched forward and post-processing on the test set (uniform sampling), writes the
     ActivityNet-format results to ``output`` atomically and returns the report.
     """
-    from ..models.um import load_official_checkpoint
-
     device = resolve_device(config.device)
-    test_set = build_dataset(config, train=False)
-    model = load_official_checkpoint(
-        checkpoint,
-        feature_dim=test_set.feature_dim,
-        num_classes=test_set.num_classes,
-        map_location=device,
-        r_act=config.r_act,
-        r_bkg=config.r_bkg,
-        background_score=config.background_score,
-    )
+    model, test_set = model_and_test_set(config, checkpoint, device)
     report, results = evaluate_model(model, test_set, config, device, label="checkpoint")
     atomic_write_text(Path(output), json.dumps(results))
     log(f"wrote {sum(len(v) for v in results['results'].values())} detections of {len(results['results'])} videos to {output}")
