@@ -29,7 +29,7 @@ except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0], the 
     from benchmarks._timing import best_of, print_table
 
 from wtal_blocks._validation import set_validation
-from wtal_blocks.pooling import k_from_ratio, topk_mil_pooling
+from wtal_blocks.pooling import k_from_ratio, topk_mil_pooling, topk_mil_pooling_with_indices
 
 SHAPES = [(16, 750, 20), (16, 4096, 200)]
 DTYPES = [torch.float32, torch.float16]
@@ -43,6 +43,7 @@ HEADERS = [
     "triton ms",
     "triton/torch",
     "triton+checks ms",
+    "with indices ms",
 ]
 
 
@@ -77,6 +78,10 @@ def run_gpu_benchmark(*, repeat: int = 10, number: int = 20) -> list[list[Any]]:
             def triton_path(s: torch.Tensor) -> torch.Tensor:
                 return topk_mil_pooling(s, ratio=RATIO, backend="triton")
 
+            def triton_indices(s: torch.Tensor) -> torch.Tensor:
+                res = topk_mil_pooling_with_indices(s, ratio=RATIO, backend="triton")
+                return res.values
+
             for name, run in (
                 ("fwd", lambda fn, x=x: fn(x.detach())),
                 ("fwd+bwd", lambda fn, x=x: _forward_backward(fn, x)),
@@ -86,18 +91,56 @@ def run_gpu_benchmark(*, repeat: int = 10, number: int = 20) -> list[list[Any]]:
                     return best_of(lambda: run(fn), repeat=repeat, number=number, sync=sync) * 1e3
 
                 base = timed(torch_path)
-                ours = checked = None
+                ours = checked = indexed = None
                 if cuda:
                     with set_validation(False):
                         ours = timed(triton_path)
+                        indexed = timed(triton_indices)  # + the score-ordered indices
                     checked = timed(triton_path)
                 ratio = ours / base if ours is not None else None
                 rows.append(
-                    [shape, k, str(dtype).removeprefix("torch."), name, base, ours, ratio, checked]
+                    [
+                        shape,
+                        k,
+                        str(dtype).removeprefix("torch."),
+                        name,
+                        base,
+                        ours,
+                        ratio,
+                        checked,
+                        indexed,
+                    ]
                 )
     print_table(HEADERS, rows)
     return rows
 
 
+def sweep_launch_config() -> None:
+    """Forward time of the kernel under other launch heuristics (keys per thread, keys per
+    program), float32, both shapes: the data behind the defaults in ``topk_triton``."""
+    from wtal_blocks.kernels import topk_triton
+
+    defaults = (topk_triton._KEYS_PER_THREAD, topk_triton._KEYS_PER_PROGRAM)
+    rows: list[list[Any]] = []
+    xs = [torch.randn(shape, device="cuda") for shape in SHAPES]
+    for per_thread, per_program in [(8, 2048), (16, 2048), (32, 2048), (16, 1024), (16, 4096), (32, 8192)]:
+        topk_triton._KEYS_PER_THREAD, topk_triton._KEYS_PER_PROGRAM = per_thread, per_program
+        row: list[Any] = [per_thread, per_program]
+        with set_validation(False):
+            for x in xs:
+                t = best_of(
+                    lambda x=x: topk_mil_pooling(x, ratio=RATIO, backend="triton"),
+                    repeat=10,
+                    number=20,
+                    sync=torch.cuda.synchronize,
+                )
+                row.append(t * 1e3)
+        rows.append(row)
+    topk_triton._KEYS_PER_THREAD, topk_triton._KEYS_PER_PROGRAM = defaults
+    print_table(["keys/thread", "keys/program", *(f"{s} fwd ms" for s in SHAPES)], rows)
+
+
 if __name__ == "__main__":
     run_gpu_benchmark()
+    if "--sweep" in sys.argv and torch.cuda.is_available():
+        sweep_launch_config()

@@ -170,7 +170,8 @@ def masked_topk(
     return values, indices, valid
 
 
-def _validate_scores(scores: Tensor, mask: Tensor | None) -> tuple[Tensor, int, int]:
+def _check_scores(scores: Tensor, mask: Tensor | None) -> int:
+    """Shape, dtype, mask and finiteness checks; returns ``T``."""
     check_rank("scores", scores, 3, "(B, T, C)")
     if not scores.is_floating_point():
         raise ValueError(f"scores must be a floating-point tensor, got dtype {scores.dtype}")
@@ -179,7 +180,75 @@ def _validate_scores(scores: Tensor, mask: Tensor | None) -> tuple[Tensor, int, 
         raise ValueError(f"scores has no segments (T = 0), shape {shape_str(scores)}")
     check_mask(mask, b, t)
     check_finite("scores", scores if mask is None else scores[mask])
-    return valid_lengths(mask, b, t, scores.device), b, t
+    return t
+
+
+def _uniform_k(name: str, k: int | Tensor | None, ratio: float | None, time: int) -> int | None:
+    """The one ``k`` of an unmasked batch given as an int, a 0-d tensor or a ratio; ``None``
+    for a per-video ``k``. Checked on the host; errors read as :func:`_resolve_k`'s."""
+    if (k is None) == (ratio is None):
+        raise ValueError(f"{name}: give exactly one of k and ratio, got k={k!r}, ratio={ratio!r}")
+    if ratio is not None:
+        if not ratio >= 1:
+            raise ValueError(f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}")
+        return max(1, int(time // ratio))  # Python's floor division, as k_from_ratio
+    if isinstance(k, int) or (isinstance(k, Tensor) and k.dim() == 0):
+        if isinstance(k, Tensor) and (k.is_floating_point() or k.is_complex()):
+            return None  # _resolve_k words the error
+        k_int = int(k)
+        if k_int < 1:
+            raise ValueError(f"{name}: k must be >= 1, got {k_int}")
+        if k_int > time:
+            raise ValueError(f"{name}: k={k_int} is larger than the number of segments T={time}")
+        return k_int
+    return None
+
+
+def _pool(
+    scores: Tensor,
+    k: int | Tensor | None,
+    ratio: float | None,
+    mask: Tensor | None,
+    backend: Backend | None,
+    with_indices: bool,
+) -> TopKResult | Tensor:
+    """Both public ops: the values alone skip the index bookkeeping (and, on the Triton
+    path, the sort of the selection), and a batch with one ``k`` never reads the device."""
+    name = "topk_mil_pooling"
+    t = _check_scores(scores, mask)
+    b = scores.shape[0]
+    k_one = _uniform_k(name, k, ratio, t) if mask is None else None
+    k_t: Tensor | None = None
+    if k_one is None:
+        lengths = valid_lengths(mask, b, t, scores.device)
+        k_t, k_max = _resolve_k(name, k, ratio, lengths, t, mask is not None)
+    else:
+        k_max = k_one
+    chosen = resolve_backend(backend, scores.device)
+    # "auto" falls back to torch beyond the kernel's length limit; an explicit "triton" raises
+    if chosen == "triton" and (t <= _TRITON_MAX_TIME or _explicit_triton(backend)):
+        from .kernels.topk_triton import topk_mean_triton
+
+        k_arg: int | Tensor = k_max if k_t is None else k_t
+        values, indices = topk_mean_triton(scores, k_arg, k_max, mask, sorted=with_indices)
+        if not with_indices:
+            return values
+    else:
+        if k_t is None:
+            top = torch.topk(scores, k_max, dim=1)  # sorted: the sum's order is the official one
+            values = top.values.sum(dim=1) / k_max
+            if not with_indices:
+                return values
+            indices = top.indices
+        else:
+            top_v, indices, _ = masked_topk(scores, k_t, mask, k_max=k_max)
+            values = top_v.sum(dim=1) / k_t[:, None].to(top_v.dtype)
+            if not with_indices:
+                return values
+    if k_t is None:
+        k_t = torch.full((b,), k_max, dtype=torch.long, device=scores.device)
+    valid = torch.arange(k_max, device=scores.device)[None, :] < k_t[:, None]
+    return TopKResult(values, indices, valid, k_t)
 
 
 def topk_mil_pooling_with_indices(
@@ -206,19 +275,9 @@ def topk_mil_pooling_with_indices(
         ValueError: wrong rank, NaN/inf scores, a video with no valid segment, ``k`` larger
             than a video's length, or both/neither of ``k`` and ``ratio``.
     """
-    lengths, _, t = _validate_scores(scores, mask)
-    k_t, k_max = _resolve_k("topk_mil_pooling", k, ratio, lengths, t, mask is not None)
-    chosen = resolve_backend(backend, scores.device)
-    # "auto" falls back to torch beyond the kernel's length limit; an explicit "triton" raises
-    if chosen == "triton" and (t <= _TRITON_MAX_TIME or _explicit_triton(backend)):
-        from .kernels.topk_triton import topk_mean_triton
-
-        values, indices = topk_mean_triton(scores, k_t, k_max, mask)
-        valid = torch.arange(indices.shape[1], device=scores.device)[None, :] < k_t[:, None]
-        return TopKResult(values, indices, valid, k_t)
-    top, indices, valid = masked_topk(scores, k_t, mask, k_max=k_max)
-    values = top.sum(dim=1) / k_t[:, None].to(top.dtype)
-    return TopKResult(values, indices, valid, k_t)
+    result = _pool(scores, k, ratio, mask, backend, with_indices=True)
+    assert isinstance(result, TopKResult)
+    return result
 
 
 def topk_mil_pooling(
@@ -248,7 +307,9 @@ def topk_mil_pooling(
         >>> topk_mil_pooling(cas, k=2)
         tensor([[2.5000]])
     """
-    return topk_mil_pooling_with_indices(scores, k, ratio=ratio, mask=mask, backend=backend).values
+    result = _pool(scores, k, ratio, mask, backend, with_indices=False)
+    assert isinstance(result, Tensor)
+    return result
 
 
 class TopKMILPooling(nn.Module):

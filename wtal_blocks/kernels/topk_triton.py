@@ -9,40 +9,31 @@ the one module of the package that imports ``triton``).
 Design
 ------
 One program handles one video and ``BLOCK_C`` classes. It loads the ``(BLOCK_C, T)`` tile
-(time strided by ``C``), keeps the scores in the accumulation dtype (fp32, or fp64 for fp64
-input) next to an int32 time index, and runs a *bitonic top-k* network on the (score, index)
-pairs:
+(time strided by ``C``) once and keeps it in registers as *order keys*: the float's bit
+pattern (fp32; fp64 for fp64 input) with the magnitude bits flipped for negative numbers, so
+that signed-integer order equals float order (``-0.0`` is first made ``+0.0``; padding gets
+the smallest key). Then, per row:
 
-1. bitonic-sort runs of ``K_pow = next_power_of_2(K)`` pairs, neighbouring runs in opposite
-   directions;
-2. repeatedly keep the pairwise winners of two neighbouring runs (the top ``K_pow`` of their
-   union form a bitonic sequence) and bitonic-merge them, halving the row until one sorted
-   run of ``K_pow`` pairs is left.
+1. **radix select** of the k-th largest key, bit by bit from the top: the sign bit first
+   (are there ``k`` keys ``>= 0``?), then each lower bit is set when at least ``k`` keys are
+   ``>=`` the prefix with that bit set. That is 32 (64 for fp64) count-reductions over the
+   row, no sort, no scratch memory, no atomics;
+2. the **selection**: every key above the threshold, plus the first ``k - #above`` keys equal
+   to it in time order (an inclusive cumulative sum over the ties), which is the tie rule;
+3. the **mean** of the selected scores (the keys map back to the exact values), and the
+   selected time indices written in time order at their rank (a cumulative sum over the
+   selection), so each position is written by exactly one lane.
 
-This costs about ``T·log²(K_pow)/2 + T·(log(K_pow) + 1)`` compare-exchanges (the row halves
-at every level of step 2) instead of a full sort's ``T·log²(T)/2``, needs no scratch memory and no atomics, and the whole row stays in
-registers. The comparator is an explicit lexicographic order on (score, -index), so the
-result is one fully defined permutation; this is also what lets fp64 work exactly (a packed
-"value bits | index" int64 key has no room for the index next to 64 value bits). The
-compare-exchange uses Triton's hypercube idiom: the row is viewed as ``[2] * log2(T_pow)``
-and the partner along one bit is fetched by reducing over that size-2 axis (a pairwise sum
-of the bit patterns minus one's own, exact in two's-complement arithmetic; a sum rather than
-an xor because Triton's CPU interpreter evaluates only sum/max reductions vectorised).
+Callers that need the indices in descending score order (the public op's contract) get them
+ordered by a stable sort of the ``K`` picked values (:func:`topk_mean_triton`,
+``sorted=True``); the pooling op alone skips it, since the backward only scatters the
+gradient to the selection and order does not matter there.
 
-We chose a sort network over a radix select of the k-th value: a select gives the mean
-cheaply but not the *ordered* indices the block needs for the feature gather, and ordering
-the k survivors again needs a sort with a payload, plus a compaction through memory and a
-barrier. The network is one register-resident pass with a single, easily tested code path.
-If ``benchmarks/bench_topk.py`` shows it losing to ``torch.topk`` at ActivityNet scale, the
-select (bit-by-bit bisection of the k-th key, ties by a time-ordered cumsum) followed by a
-bitonic sort of only the ``K_pow`` survivors is the next step; it can reuse
-``_bitonic_topk`` and this comparator unchanged.
-
-Each ``(T_pow, K_pow, BLOCK_C, dtype, mask/no mask)`` combination is compiled once (about
-5-20 s for sm_90 at T = 1024-8192); with ``k = T // r`` and a fixed ``T`` that is one
-compilation. Compiled ahead of time for sm_90, the kernel uses up to 127 registers and no
-local memory for 16/32-bit input up to ``T = 8192``; float64 at ``T = 8192`` spills a
-little (correct, slower).
+The first version of this kernel ran a bitonic top-k network on (score, index) pairs; on an
+H200 it was 3.4-6.4x *slower* than ``torch.topk`` + mean (``benchmarks/bench_topk.py``), as a
+network moves every pair ``log²`` times through shuffles, while the select only compares
+and counts. Each ``(T_pow, BLOCK_C, dtype, mask/no mask, per-video k)`` combination is
+compiled once.
 
 Tie rule
 --------
@@ -70,13 +61,16 @@ from torch import Tensor
 __all__ = ["MAX_TIME", "topk_mean_triton"]
 
 #: Longest video (number of segments ``T``) the kernel handles: a program keeps its whole
-#: time row in registers, 16 (score, index) pairs per thread at 16 warps for ``T = 8192``.
+#: time row in registers, 16 keys per thread at 16 warps for ``T = 8192``.
 MAX_TIME = 8192
 
 _SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-# (score, index) pairs per thread the warp count is chosen for: enough work per thread to
-# hide latency, few enough to keep the row and the exchange partners in registers.
-_PAIRS_PER_THREAD = 16
+# keys per thread the warp count is chosen for: enough work per thread to hide latency, few
+# enough to keep the row and the temporaries of the scans in registers
+_KEYS_PER_THREAD = 16
+# keys per program when rows are short: several classes per program amortise the
+# per-program cost, and neighbouring classes (contiguous in memory) share cache lines
+_KEYS_PER_PROGRAM = 2048
 
 
 # The @triton.jit functions below take Triton tensors whose parameters stay unannotated:
@@ -85,80 +79,13 @@ _PAIRS_PER_THREAD = 16
 
 
 @triton.jit
-def _position_bit(LOG_N: tl.constexpr, BIT: tl.constexpr):  # type: ignore[no-untyped-def]
-    """0/1 tensor, broadcastable against ``[BLOCK_C] + [2] * LOG_N``: bit ``BIT`` of the
-    position along the row (bit ``j`` lives on axis ``LOG_N - j``)."""
-    axis: tl.constexpr = LOG_N - BIT
-    return tl.reshape(tl.arange(0, 2), [1] * axis + [2] + [1] * (LOG_N - axis))
+def _flip(bits, NBITS: tl.constexpr):  # type: ignore[no-untyped-def]
+    """Float bits <-> order key: flip the ``NBITS`` magnitude bits of negative numbers.
 
-
-@triton.jit
-def _partner(v, i, AXIS: tl.constexpr):  # type: ignore[no-untyped-def]
-    """The other element of each pair along the size-2 ``AXIS``, for scores and indices."""
-    # sum of the pair minus oneself: exact for integers (wrap-around is harmless), so the
-    # scores travel as their bit patterns
-    if v.dtype == tl.float64:
-        bits = v.to(tl.int64, bitcast=True)
-    else:
-        bits = v.to(tl.int32, bitcast=True)
-    pv_bits = tl.sum(bits, AXIS, keep_dims=True) - bits
-    pi = tl.sum(i, AXIS, keep_dims=True) - i
-    return pv_bits.to(v.dtype, bitcast=True), pi
-
-
-@triton.jit
-def _beats(v, i, pv, pi):  # type: ignore[no-untyped-def]
-    """The tie rule as a strict total order: larger score first, then lower time index."""
-    return (v > pv) | ((v == pv) & (i < pi))
-
-
-@triton.jit
-def _compare_exchange(  # type: ignore[no-untyped-def]
-    v, i, LOG_N: tl.constexpr, BIT: tl.constexpr, RUN_BIT: tl.constexpr
-):
-    """One bitonic compare-exchange between positions differing in bit ``BIT``.
-
-    Runs of ``2**RUN_BIT`` positions are ordered descending when bit ``RUN_BIT`` of the
-    position is 0 and ascending when it is 1 (a run covering the whole row: descending).
+    Signed-integer order of the keys is the float order (for non-NaN values with ``-0.0``
+    made ``+0.0``); the map is its own inverse.
     """
-    pv, pi = _partner(v, i, LOG_N - BIT)
-    upper = _position_bit(LOG_N, BIT)
-    if RUN_BIT < LOG_N:
-        ascending = _position_bit(LOG_N, RUN_BIT)
-    else:
-        ascending = 0
-    # descending run: the lower position keeps the winner, the upper one the loser
-    keep = (_beats(v, i, pv, pi).to(tl.int32) ^ upper ^ ascending) != 0
-    return tl.where(keep, v, pv), tl.where(keep, i, pi)
-
-
-@triton.jit
-def _bitonic_topk(  # type: ignore[no-untyped-def]
-    v, i, BLOCK_C: tl.constexpr, LOG_T: tl.constexpr, LOG_K: tl.constexpr
-):
-    """Top ``2**LOG_K`` of each row of ``v, i: [BLOCK_C, 2**LOG_T]``, sorted by the tie rule.
-
-    Requires ``1 <= LOG_K <= LOG_T`` and indices unique within a row.
-    """
-    v = tl.reshape(v, [BLOCK_C] + [2] * LOG_T)
-    i = tl.reshape(i, [BLOCK_C] + [2] * LOG_T)
-    # 1. sort runs of 2**LOG_K, neighbouring runs in opposite directions
-    for run in tl.static_range(1, LOG_K + 1):
-        for step in tl.static_range(run):
-            v, i = _compare_exchange(v, i, LOG_T, run - 1 - step, run)
-    # 2. halve the row: the winners of a descending run against the ascending run next to it
-    #    are the top 2**LOG_K of both and form a bitonic sequence; merge it into a run
-    # (a constexpr cannot be rebound inside a loop, so the row's log-length LOG_T - level
-    # is spelled out; bit LOG_K of the position lives on axis LOG_T - level - LOG_K)
-    for level in tl.static_range(LOG_T - LOG_K):
-        pv, pi = _partner(v, i, LOG_T - level - LOG_K)
-        won = _beats(v, i, pv, pi)
-        # both members of a pair now hold the winner; the max over the pair axis drops it
-        v = tl.max(tl.where(won, v, pv), LOG_T - level - LOG_K)
-        i = tl.max(tl.where(won, i, pi), LOG_T - level - LOG_K)
-        for step in tl.static_range(LOG_K):
-            v, i = _compare_exchange(v, i, LOG_T - level - 1, LOG_K - 1 - step, LOG_K)
-    return tl.reshape(v, [BLOCK_C, 1 << LOG_K]), tl.reshape(i, [BLOCK_C, 1 << LOG_K])
+    return bits ^ ((bits >> NBITS) & ((1 << NBITS) - 1))
 
 
 @triton.jit
@@ -178,15 +105,18 @@ def _topk_mean_kernel(  # type: ignore[no-untyped-def]
     stride_mt,
     stride_k,
     HAS_MASK: tl.constexpr,
+    PER_VIDEO_K: tl.constexpr,
     ACC_FP64: tl.constexpr,
     BLOCK_C: tl.constexpr,
     LOG_T: tl.constexpr,
-    LOG_K: tl.constexpr,
+    NBITS: tl.constexpr,
 ):
     """Grid ``(cdiv(C, BLOCK_C), B)``: one video, ``BLOCK_C`` classes per program.
 
-    Writes ``values[b, c]`` (contiguous ``(B, C)``) and ``indices[b, j, c]`` (contiguous
-    ``(B, K, C)``, int64, 0 where ``j >= k_b``).
+    Writes ``values[b, c]`` (contiguous ``(B, C)``) and ``indices[b, j, c]`` for ``j < k_b``
+    (contiguous ``(B, K, C)``, int64, in time order); ``j >= k_b`` is left untouched. ``k_b``
+    is ``k[b]`` with ``PER_VIDEO_K``, else ``K``. ``NBITS``: 63 for float64, else 31 (the
+    magnitude bits of the order keys).
     """
     pid_c = tl.program_id(0)
     pid_b = tl.program_id(1).to(tl.int64)  # int64 offsets: B·T·C may exceed 2**31
@@ -199,56 +129,85 @@ def _topk_mean_kernel(  # type: ignore[no-untyped-def]
         valid = valid & (keep != 0)[None, :]
     offsets = pid_b * stride_sb + t[None, :] * stride_st + c[:, None] * stride_sc
     x = tl.load(scores_ptr + offsets, mask=valid, other=0.0)
+    if PER_VIDEO_K:
+        k_b = tl.load(k_ptr + pid_b * stride_k).to(tl.int32)
+    else:
+        k_b = K
+    # order keys; padding (mask, T rounded up, classes past C) gets the smallest key, which
+    # no finite score has, and is never selected (k_b <= number of valid segments)
     if ACC_FP64:
         x = x.to(tl.float64)
+        x = tl.where(x == 0.0, 0.0, x)  # -0.0 == +0.0
+        key = _flip(x.to(tl.int64, bitcast=True), 63)
+        low = tl.full([BLOCK_C], -(1 << 63), tl.int64)
+        zero = tl.zeros([BLOCK_C], tl.int64)
     else:
         x = x.to(tl.float32)
-    # padding (mask, T rounded up to a power of two, classes past C) loses to every finite
-    # score; the indices past T keep every index unique within the row
-    v = tl.where(valid, x, float("-inf"))
-    i = tl.broadcast_to(t[None, :], (BLOCK_C, 1 << LOG_T))
-    v, i = _bitonic_topk(v, i, BLOCK_C, LOG_T, LOG_K)
+        x = tl.where(x == 0.0, 0.0, x)
+        key = _flip(x.to(tl.int32, bitcast=True), 31)
+        low = tl.full([BLOCK_C], -(1 << 31), tl.int32)
+        zero = tl.zeros([BLOCK_C], tl.int32)
+    key = tl.where(valid, key, low[:, None])
 
-    k_b = tl.load(k_ptr + pid_b * stride_k)
-    j = tl.arange(0, 1 << LOG_K)
-    chosen = j[None, :] < k_b
-    total = tl.sum(tl.where(chosen, v, 0.0), axis=1)
-    mean = total / k_b.to(total.dtype)
+    # 1. radix select: the sign bit, then the magnitude bits from the top
+    nonneg = tl.sum((key >= 0).to(tl.int32), axis=1)
+    prefix = tl.where(nonneg >= k_b, zero, low)
+    for step in tl.static_range(NBITS):
+        candidate = prefix | (1 << (NBITS - 1 - step))
+        count = tl.sum((key >= candidate[:, None]).to(tl.int32), axis=1)
+        prefix = tl.where(count >= k_b, candidate, prefix)
+
+    # 2. selection: above the threshold, and the earliest ties up to k_b
+    above = key > prefix[:, None]
+    tie = key == prefix[:, None]
+    room = k_b - tl.sum(above.to(tl.int32), axis=1)
+    tie_rank = tl.cumsum(tie.to(tl.int32), axis=1)  # 1-based among the ties, in time order
+    chosen = above | (tie & (tie_rank <= room[:, None]))
+    chosen = chosen & c_ok[:, None]
+
+    # 3. mean of the exact values, and the indices at their rank
+    if ACC_FP64:
+        value = _flip(key, 63).to(tl.float64, bitcast=True)
+    else:
+        value = _flip(key, 31).to(tl.float32, bitcast=True)
+    total = tl.sum(tl.where(chosen, value, 0.0), axis=1)
+    mean = total / k_b  # (k_b may be a constexpr: Triton specialises an int argument of 1)
     tl.store(values_ptr + pid_b * C + c, mean.to(values_ptr.dtype.element_ty), mask=c_ok)
-    picked = tl.where(chosen, i, 0).to(tl.int64)
-    out = indices_ptr + pid_b * K * C + j[None, :] * C + c[:, None]
-    tl.store(out, picked, mask=c_ok[:, None] & (j < K)[None, :])
+    rank = tl.cumsum(chosen.to(tl.int32), axis=1) - 1
+    out = indices_ptr + pid_b * K * C + rank.to(tl.int64) * C + c[:, None]
+    tl.store(out, tl.broadcast_to(t[None, :], (BLOCK_C, 1 << LOG_T)).to(tl.int64), mask=chosen)
 
 
 def _log2_ceil(n: int) -> int:
-    """``log2(next_power_of_2(max(n, 2)))``: rows and runs have at least two pairs, which
-    keeps every hypercube view at rank >= 1."""
+    """``log2(next_power_of_2(max(n, 2)))``: a row has at least two lanes."""
     return max(1, (triton.next_power_of_2(n) - 1).bit_length())
 
 
-def _launch(scores: Tensor, k: Tensor, k_max: int, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+def _launch(
+    scores: Tensor, k: Tensor | None, k_max: int, mask: Tensor | None
+) -> tuple[Tensor, Tensor]:
     b, t, c = scores.shape
     values = torch.empty((b, c), dtype=scores.dtype, device=scores.device)
-    indices = torch.empty((b, k_max, c), dtype=torch.long, device=scores.device)
+    # per-video k leaves entries j >= k_n unwritten: they must read 0
+    alloc = torch.empty if k is None else torch.zeros
+    indices = alloc((b, k_max, c), dtype=torch.long, device=scores.device)
     if values.numel() == 0:
         return values, indices
     log_t = _log2_ceil(t)
-    # short rows: several classes per program amortise the per-program cost and let the
-    # loads of neighbouring classes (contiguous in memory) share cache lines; long rows: one
-    # class per program keeps the register footprint bounded and the grid large
-    block_c = min(triton.next_power_of_2(c), max(1, 1024 >> log_t))
-    pairs = block_c << log_t
-    num_warps = min(16, max(1, pairs // (32 * _PAIRS_PER_THREAD)))
+    block_c = min(triton.next_power_of_2(c), max(1, _KEYS_PER_PROGRAM >> log_t))
+    keys = block_c << log_t
+    num_warps = min(16, max(1, keys // (32 * _KEYS_PER_THREAD)))
     if mask is not None:
         mask_u8 = mask.view(torch.uint8)  # same layout; Triton loads bytes, not i1
         stride_mb, stride_mt = mask_u8.stride()
     else:
         mask_u8, stride_mb, stride_mt = scores, 0, 0  # never read (HAS_MASK=False)
+    k_arg, stride_k = (k, k.stride(0)) if k is not None else (values, 0)  # k unread without
     grid = (triton.cdiv(c, block_c), b)
     _topk_mean_kernel[grid](
         scores,
         mask_u8,
-        k,
+        k_arg,
         values,
         indices,
         t,
@@ -257,12 +216,13 @@ def _launch(scores: Tensor, k: Tensor, k_max: int, mask: Tensor | None) -> tuple
         *scores.stride(),
         stride_mb,
         stride_mt,
-        k.stride(0),
+        stride_k,
         HAS_MASK=mask is not None,
+        PER_VIDEO_K=k is not None,
         ACC_FP64=scores.dtype == torch.float64,
         BLOCK_C=block_c,
         LOG_T=log_t,
-        LOG_K=_log2_ceil(k_max),
+        NBITS=63 if scores.dtype == torch.float64 else 31,
         num_warps=num_warps,
     )
     return values, indices
@@ -273,12 +233,13 @@ class _TopKMean(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, scores: Tensor, k: Tensor, k_max: int, mask: Tensor | None
+        ctx: Any, scores: Tensor, k: Tensor | None, k_max: int, mask: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         values, indices = _launch(scores, k, k_max, mask)
         ctx.mark_non_differentiable(indices)
         ctx.save_for_backward(indices, k)
         ctx.time = scores.shape[1]
+        ctx.k_max = k_max
         return values, indices
 
     @staticmethod
@@ -287,35 +248,57 @@ class _TopKMean(torch.autograd.Function):
     ) -> tuple[Tensor, None, None, None]:
         indices, k = ctx.saved_tensors
         b, k_max, c = indices.shape
-        share = grad_values / k[:, None].to(grad_values.dtype)  # (B, C)
-        chosen = torch.arange(k_max, device=k.device)[None, :, None] < k[:, None, None]
-        # the padding entries point at t = 0, which may also be selected: they add zeros
-        # (scatter_add, not scatter) so they cannot overwrite a real gradient
-        src = torch.where(chosen, share[:, None, :], share.new_zeros(()))  # (B, K, C)
+        if k is None:  # the same k for every video: every entry is a selection
+            share = grad_values / k_max
+            src = share[:, None, :].expand(b, k_max, c)
+        else:
+            share = grad_values / k[:, None].to(grad_values.dtype)  # (B, C)
+            chosen = torch.arange(k_max, device=k.device)[None, :, None] < k[:, None, None]
+            # the padding entries point at t = 0, which may also be selected: they add zeros
+            # (scatter_add, not scatter) so they cannot overwrite a real gradient
+            src = torch.where(chosen, share[:, None, :], share.new_zeros(()))  # (B, K, C)
         grad = share.new_zeros((b, ctx.time, c)).scatter_add(1, indices, src)
         return grad, None, None, None
 
 
+def _by_score(scores: Tensor, indices: Tensor, k: Tensor | None) -> Tensor:
+    """Reorder time-ordered selections ``(B, K, C)`` by descending score; ties keep time
+    order (a stable sort); padding entries ``j >= k_n`` stay last and 0."""
+    picked = scores.detach().gather(1, indices)
+    picked = torch.where(picked == 0, 0, picked)  # -0.0 == +0.0 for the sort too
+    if k is not None:
+        pad = torch.arange(indices.shape[1], device=k.device)[None, :, None] >= k[:, None, None]
+        picked = picked.masked_fill(pad, float("-inf"))
+    order = torch.sort(picked, dim=1, descending=True, stable=True).indices
+    return indices.gather(1, order)
+
+
 def topk_mean_triton(
-    scores: Tensor, k: Tensor, k_max: int, mask: Tensor | None = None
+    scores: Tensor,
+    k: Tensor | int,
+    k_max: int | None = None,
+    mask: Tensor | None = None,
+    *,
+    sorted: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Mean of the top-``k_n`` scores along time, and their time indices (Triton kernel).
 
     Args:
         scores: ``(B, T, C)`` float16/bfloat16/float32/float64, any strides, ``T <=``
             :data:`MAX_TIME`. Must be finite where ``mask`` is True.
-        k: ``(B,)`` integer tensor on ``scores.device``, ``1 <= k[n] <= k_max`` and at most the
-            number of valid segments of video ``n`` (not re-checked here: that would read the
-            device).
-        k_max: ``K = max(k)`` as a host int, ``1 <= K <= T``.
+        k: one ``k`` for every video (an int), or a ``(B,)`` integer tensor on
+            ``scores.device`` with ``1 <= k[n] <= k_max``, at most the number of valid
+            segments of video ``n`` (not re-checked here: that would read the device).
+        k_max: ``K = max(k)`` as a host int, ``1 <= K <= T`` (required with a tensor ``k``).
         mask: optional ``(B, T)`` bool, True for real segments; False positions are never
             selected.
+        sorted: order the indices by descending score (equal scores by increasing time
+            index); ``False`` leaves them in increasing time order, which saves a sort.
 
     Returns:
         ``values (B, C)`` in ``scores.dtype`` (accumulated in float32, float64 for float64),
         differentiable, with gradient ``1/k_n`` at each selected position; and ``indices
-        (B, K, C)`` int64, the selected time indices in descending score order, equal scores
-        by increasing time index, 0 where ``j >= k_n``.
+        (B, K, C)`` int64, the selected time indices, 0 where ``j >= k_n``.
 
     Raises:
         ValueError: a shape, dtype, device or size outside the above (host checks only; no
@@ -333,12 +316,21 @@ def topk_mean_triton(
             f"the Triton top-k kernel supports 1 <= T <= {MAX_TIME} segments, got T={t}; "
             "use backend='torch' for longer videos"
         )
-    if tuple(k.shape) != (b,) or k.dtype.is_floating_point or k.dtype == torch.bool:
-        raise ValueError(
-            f"k must be an integer tensor of shape ({b},), got {k.dtype} {tuple(k.shape)}"
-        )
-    if k.device != scores.device:
-        raise ValueError(f"k must be on {scores.device}, got {k.device}")
+    k_tensor: Tensor | None
+    if isinstance(k, Tensor):
+        if tuple(k.shape) != (b,) or k.dtype.is_floating_point or k.dtype == torch.bool:
+            raise ValueError(
+                f"k must be an integer tensor of shape ({b},), got {k.dtype} {tuple(k.shape)}"
+            )
+        if k.device != scores.device:
+            raise ValueError(f"k must be on {scores.device}, got {k.device}")
+        if k_max is None:
+            raise ValueError("k_max (the largest k, a host int) is required with a tensor k")
+        k_tensor = k.long()
+    else:
+        if k_max is not None and k_max != k:
+            raise ValueError(f"with an int k, k_max must be None or k, got k={k}, k_max={k_max}")
+        k_tensor, k_max = None, int(k)
     if b > 0 and not 1 <= k_max <= t:
         raise ValueError(f"k_max must satisfy 1 <= k_max <= T={t}, got {k_max}")
     if mask is not None and (mask.dtype != torch.bool or tuple(mask.shape) != (b, t)):
@@ -347,5 +339,7 @@ def topk_mean_triton(
         )
     if mask is not None and mask.device != scores.device:
         raise ValueError(f"mask must be on {scores.device}, got {mask.device}")
-    values, indices = _TopKMean.apply(scores, k.long(), int(k_max), mask)
+    values, indices = _TopKMean.apply(scores, k_tensor, int(k_max), mask)
+    if sorted and indices.shape[1] > 1:
+        indices = _by_score(scores, indices, k_tensor)
     return values, indices

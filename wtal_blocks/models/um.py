@@ -239,7 +239,7 @@ class UncertaintyModelingNet(nn.Module):
         action_features = gather_segments(features, pseudo.action_index)
         background_features = gather_segments(features, pseudo.background_index)
 
-        video_scores = torch.softmax(topk_mil_pooling(cas, pseudo.k_act, mask=mask), dim=1)
+        video_scores = torch.softmax(topk_mil_pooling(cas, ratio=self.selector.r_act, mask=mask), dim=1)
         bkg_cas = gather_segments(cas, pseudo.background_index)
         weights = pseudo.background_valid.to(cas.dtype)[:, :, None]
         n_bkg = pseudo.k_bkg.to(cas.dtype)[:, None]
