@@ -3,7 +3,7 @@
 #   1. set up: torch with CUDA, triton, pytest and hypothesis are expected on the machine (the
 #      lent machines have them and no network); the package is used from the checkout
 #   2. correctness of the CUDA paths: the GPU-only large cases and the NMS kernel tests first,
-#      then every kernel test on CUDA (capped by $GPU_TEST_SECONDS, default 240)
+#      then every kernel test on CUDA (capped by $GPU_TEST_SECONDS, default 300)
 #   3. timings in one run: top-k pooling vs torch.topk+mean on (16,750,20) and (16,4096,200);
 #      batched NMS vs a per-group loop of the torch path on 20x1k and 200x4k proposals
 #   4. tables of ratios, then one training iteration's time
@@ -25,7 +25,7 @@ $PY -c "import triton, wtal_blocks; print('triton', triton.__version__, '| wtal_
   || $PY -m pip install -q "triton>=3.0" || status=1
 $PY -c "import hypothesis, pytest" 2>/dev/null || $PY -m pip install -q pytest hypothesis || status=1
 # pytest-xdist, where present, compiles the kernels' many specialisations in parallel
-XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 8" || echo "")
+XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 14" || echo "")
 PYTEST="$PY -m pytest -q -p no:cacheprovider"
 
 echo "== correctness on CUDA: large shapes and the NMS kernel =="
@@ -37,8 +37,8 @@ $PY benchmarks/bench_topk.py --sweep || status=1
 echo "== batched temporal NMS: Triton vs per-group loop of the torch path =="
 $PY benchmarks/bench_nms.py --gpu || status=1
 
-echo "== correctness on CUDA: every kernel test (cap ${GPU_TEST_SECONDS:-240} s) =="
-timeout "${GPU_TEST_SECONDS:-240}" $PYTEST $XDIST tests/test_pooling_triton.py tests/test_nms_triton.py \
+echo "== correctness on CUDA: every kernel test (cap ${GPU_TEST_SECONDS:-300} s) =="
+timeout "${GPU_TEST_SECONDS:-300}" $PYTEST $XDIST tests/test_pooling_triton.py tests/test_nms_triton.py \
   tests/test_pooling.py tests/test_nms.py || status=1
 
 echo "== training iteration (batch 16 x 750 x 2048) =="

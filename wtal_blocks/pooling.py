@@ -227,12 +227,12 @@ def _pool(
     chosen = resolve_backend(backend, scores.device)
     # "auto" falls back to torch beyond the kernel's length limit; an explicit "triton" raises
     if chosen == "triton" and (t <= _TRITON_MAX_TIME or _explicit_triton(backend)):
-        from .kernels.topk_triton import topk_mean_triton
+        from .kernels.topk_triton import topk_mean_triton, topk_mean_values_triton
 
         k_arg: int | Tensor = k_max if k_t is None else k_t
-        values, indices = topk_mean_triton(scores, k_arg, k_max, mask, sorted=with_indices)
         if not with_indices:
-            return values
+            return topk_mean_values_triton(scores, k_arg, k_max, mask)
+        values, indices = topk_mean_triton(scores, k_arg, k_max, mask)
     else:
         if k_t is None:
             top = torch.topk(scores, k_max, dim=1)  # sorted: the sum's order is the official one

@@ -58,7 +58,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-__all__ = ["MAX_TIME", "topk_mean_triton"]
+__all__ = ["MAX_TIME", "topk_mean_triton", "topk_mean_values_triton"]
 
 #: Longest video (number of segments ``T``) the kernel handles: a program keeps its whole
 #: time row in registers, 16 keys per thread at 16 warps for ``T = 8192``.
@@ -70,7 +70,7 @@ _SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64
 _KEYS_PER_THREAD = 16
 # keys per program when rows are short: several classes per program amortise the
 # per-program cost, and neighbouring classes (contiguous in memory) share cache lines
-_KEYS_PER_PROGRAM = 2048
+_KEYS_PER_PROGRAM = 1024
 
 
 # The @triton.jit functions below take Triton tensors whose parameters stay unannotated:
@@ -110,13 +110,14 @@ def _topk_mean_kernel(  # type: ignore[no-untyped-def]
     BLOCK_C: tl.constexpr,
     LOG_T: tl.constexpr,
     NBITS: tl.constexpr,
+    WRITE_INDICES: tl.constexpr,
 ):
     """Grid ``(cdiv(C, BLOCK_C), B)``: one video, ``BLOCK_C`` classes per program.
 
     Writes ``values[b, c]`` (contiguous ``(B, C)``) and ``indices[b, j, c]`` for ``j < k_b``
     (contiguous ``(B, K, C)``, int64, in time order); ``j >= k_b`` is left untouched. ``k_b``
     is ``k[b]`` with ``PER_VIDEO_K``, else ``K``. ``NBITS``: 63 for float64, else 31 (the
-    magnitude bits of the order keys).
+    magnitude bits of the order keys). Without ``WRITE_INDICES`` only the values are written.
     """
     pid_c = tl.program_id(0)
     pid_b = tl.program_id(1).to(tl.int64)  # int64 offsets: B·T·C may exceed 2**31
@@ -173,9 +174,11 @@ def _topk_mean_kernel(  # type: ignore[no-untyped-def]
     total = tl.sum(tl.where(chosen, value, 0.0), axis=1)
     mean = total / k_b  # (k_b may be a constexpr: Triton specialises an int argument of 1)
     tl.store(values_ptr + pid_b * C + c, mean.to(values_ptr.dtype.element_ty), mask=c_ok)
-    rank = tl.cumsum(chosen.to(tl.int32), axis=1) - 1
-    out = indices_ptr + pid_b * K * C + rank.to(tl.int64) * C + c[:, None]
-    tl.store(out, tl.broadcast_to(t[None, :], (BLOCK_C, 1 << LOG_T)).to(tl.int64), mask=chosen)
+    if WRITE_INDICES:
+        rank = tl.cumsum(chosen.to(tl.int32), axis=1) - 1
+        out = indices_ptr + pid_b * K * C + rank.to(tl.int64) * C + c[:, None]
+        where = tl.broadcast_to(t[None, :], (BLOCK_C, 1 << LOG_T)).to(tl.int64)
+        tl.store(out, where, mask=chosen)
 
 
 def _log2_ceil(n: int) -> int:
@@ -184,13 +187,15 @@ def _log2_ceil(n: int) -> int:
 
 
 def _launch(
-    scores: Tensor, k: Tensor | None, k_max: int, mask: Tensor | None
-) -> tuple[Tensor, Tensor]:
+    scores: Tensor, k: Tensor | None, k_max: int, mask: Tensor | None, with_indices: bool = True
+) -> tuple[Tensor, Tensor | None]:
     b, t, c = scores.shape
     values = torch.empty((b, c), dtype=scores.dtype, device=scores.device)
-    # per-video k leaves entries j >= k_n unwritten: they must read 0
-    alloc = torch.empty if k is None else torch.zeros
-    indices = alloc((b, k_max, c), dtype=torch.long, device=scores.device)
+    indices = None
+    if with_indices:
+        # per-video k leaves entries j >= k_n unwritten: they must read 0
+        alloc = torch.empty if k is None else torch.zeros
+        indices = alloc((b, k_max, c), dtype=torch.long, device=scores.device)
     if values.numel() == 0:
         return values, indices
     log_t = _log2_ceil(t)
@@ -209,7 +214,7 @@ def _launch(
         mask_u8,
         k_arg,
         values,
-        indices,
+        indices if indices is not None else values,  # unwritten without WRITE_INDICES
         t,
         c,
         k_max,
@@ -223,6 +228,7 @@ def _launch(
         BLOCK_C=block_c,
         LOG_T=log_t,
         NBITS=63 if scores.dtype == torch.float64 else 31,
+        WRITE_INDICES=indices is not None,
         num_warps=num_warps,
     )
     return values, indices
@@ -236,6 +242,7 @@ class _TopKMean(torch.autograd.Function):
         ctx: Any, scores: Tensor, k: Tensor | None, k_max: int, mask: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         values, indices = _launch(scores, k, k_max, mask)
+        assert indices is not None
         ctx.mark_non_differentiable(indices)
         ctx.save_for_backward(indices, k)
         ctx.time = scores.shape[1]
@@ -273,37 +280,10 @@ def _by_score(scores: Tensor, indices: Tensor, k: Tensor | None) -> Tensor:
     return indices.gather(1, order)
 
 
-def topk_mean_triton(
-    scores: Tensor,
-    k: Tensor | int,
-    k_max: int | None = None,
-    mask: Tensor | None = None,
-    *,
-    sorted: bool = True,
-) -> tuple[Tensor, Tensor]:
-    """Mean of the top-``k_n`` scores along time, and their time indices (Triton kernel).
-
-    Args:
-        scores: ``(B, T, C)`` float16/bfloat16/float32/float64, any strides, ``T <=``
-            :data:`MAX_TIME`. Must be finite where ``mask`` is True.
-        k: one ``k`` for every video (an int), or a ``(B,)`` integer tensor on
-            ``scores.device`` with ``1 <= k[n] <= k_max``, at most the number of valid
-            segments of video ``n`` (not re-checked here: that would read the device).
-        k_max: ``K = max(k)`` as a host int, ``1 <= K <= T`` (required with a tensor ``k``).
-        mask: optional ``(B, T)`` bool, True for real segments; False positions are never
-            selected.
-        sorted: order the indices by descending score (equal scores by increasing time
-            index); ``False`` leaves them in increasing time order, which saves a sort.
-
-    Returns:
-        ``values (B, C)`` in ``scores.dtype`` (accumulated in float32, float64 for float64),
-        differentiable, with gradient ``1/k_n`` at each selected position; and ``indices
-        (B, K, C)`` int64, the selected time indices, 0 where ``j >= k_n``.
-
-    Raises:
-        ValueError: a shape, dtype, device or size outside the above (host checks only; no
-            device synchronisation).
-    """
+def _check_args(
+    scores: Tensor, k: Tensor | int, k_max: int | None, mask: Tensor | None
+) -> tuple[Tensor | None, int]:
+    """Host-side checks of :func:`topk_mean_triton`'s arguments; ``(k (B,) or None, K)``."""
     if scores.dim() != 3:
         raise ValueError(f"scores must have shape (B, T, C), got {tuple(scores.shape)}")
     if scores.dtype not in _SUPPORTED_DTYPES:
@@ -339,7 +319,55 @@ def topk_mean_triton(
         )
     if mask is not None and mask.device != scores.device:
         raise ValueError(f"mask must be on {scores.device}, got {mask.device}")
-    values, indices = _TopKMean.apply(scores, k_tensor, int(k_max), mask)
+    return k_tensor, int(k_max)
+
+
+def topk_mean_triton(
+    scores: Tensor,
+    k: Tensor | int,
+    k_max: int | None = None,
+    mask: Tensor | None = None,
+    *,
+    sorted: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Mean of the top-``k_n`` scores along time, and their time indices (Triton kernel).
+
+    Args:
+        scores: ``(B, T, C)`` float16/bfloat16/float32/float64, any strides, ``T <=``
+            :data:`MAX_TIME`. Must be finite where ``mask`` is True.
+        k: one ``k`` for every video (an int), or a ``(B,)`` integer tensor on
+            ``scores.device`` with ``1 <= k[n] <= k_max``, at most the number of valid
+            segments of video ``n`` (not re-checked here: that would read the device).
+        k_max: ``K = max(k)`` as a host int, ``1 <= K <= T`` (required with a tensor ``k``).
+        mask: optional ``(B, T)`` bool, True for real segments; False positions are never
+            selected.
+        sorted: order the indices by descending score (equal scores by increasing time
+            index); ``False`` leaves them in increasing time order, which saves a sort.
+
+    Returns:
+        ``values (B, C)`` in ``scores.dtype`` (accumulated in float32, float64 for float64),
+        differentiable, with gradient ``1/k_n`` at each selected position; and ``indices
+        (B, K, C)`` int64, the selected time indices, 0 where ``j >= k_n``.
+
+    Raises:
+        ValueError: a shape, dtype, device or size outside the above (host checks only; no
+            device synchronisation).
+    """
+    k_tensor, k_max = _check_args(scores, k, k_max, mask)
+    values, indices = _TopKMean.apply(scores, k_tensor, k_max, mask)
     if sorted and indices.shape[1] > 1:
         indices = _by_score(scores, indices, k_tensor)
     return values, indices
+
+
+
+
+def topk_mean_values_triton(
+    scores: Tensor, k: Tensor | int, k_max: int | None = None, mask: Tensor | None = None
+) -> Tensor:
+    """:func:`topk_mean_triton`'s values alone. With no gradient to track (inference,
+    ``torch.no_grad``) the kernel skips the indices and no autograd node is built."""
+    if torch.is_grad_enabled() and scores.requires_grad:
+        return topk_mean_triton(scores, k, k_max, mask, sorted=False)[0]
+    k_tensor, k_max = _check_args(scores, k, k_max, mask)
+    return _launch(scores, k_tensor, k_max, mask, with_indices=False)[0]
