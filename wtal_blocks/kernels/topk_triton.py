@@ -32,8 +32,10 @@ gradient to the selection and order does not matter there.
 The first version of this kernel ran a bitonic top-k network on (score, index) pairs; on an
 H200 it was 3.4-6.4x *slower* than ``torch.topk`` + mean (``benchmarks/bench_topk.py``), as a
 network moves every pair ``log²`` times through shuffles, while the select only compares
-and counts. Each ``(T_pow, BLOCK_C, dtype, mask/no mask, per-video k)`` combination is
-compiled once.
+and counts. The select, on the same card: 1.0x of torch at ``(16, 750, 20)`` without a
+gradient (1.7x with the backward), 3.0x faster at ``(16, 4096, 200)`` (1.9x with the backward);
+see ``docs/benchmarks.md``. Each ``(T_pow, BLOCK_C, dtype, mask/no mask, per-video k,
+indices/no indices)`` combination is compiled once.
 
 Tie rule
 --------
