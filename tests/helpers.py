@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +51,18 @@ def write_thumos_layout(
             db[vid] = {"subset": split, "annotations": anns}
     (root / "gt.json").write_text(json.dumps({"database": db}))
     return root
+
+
+def run_without_triton_interpreter(source: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c source`` from the repository root in a fresh process without
+    ``TRITON_INTERPRET`` (the interpreter replaces ``@triton.jit``, so ahead-of-time
+    compilation needs a process where it was never enabled)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # silences a deprecation warning
+    return subprocess.run(
+        [sys.executable, "-c", source],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+    )

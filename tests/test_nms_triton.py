@@ -8,15 +8,12 @@ these cases stay small. Large cases are marked ``gpu``.
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from tests._nms_cases import Case, adversarial_cases, count_exact_ties, nested_grid_proposals
-from tests.conftest import REPO_ROOT
+from tests.helpers import run_without_triton_interpreter
 from tests.reference import nms_reference as ref
 from wtal_blocks.nms import batched_temporal_nms, temporal_nms
 
@@ -149,14 +146,7 @@ def test_compiled_kernel_divides_exactly() -> None:
     # sm_90 (no device needed; in a fresh process, as the interpreter replaces @triton.jit)
     # and check the float64 division and the absence of FMAs, which make the GPU results
     # tie-exact.
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    result = subprocess.run(
-        [sys.executable, "-c", _COMPILE_CHECK],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = run_without_triton_interpreter(_COMPILE_CHECK)
     if result.returncode != 0 and (
         "ImportError" in result.stderr or "ptxas" in result.stderr
     ):  # pragma: no cover - depends on the triton build

@@ -153,6 +153,7 @@ def test_property_reference_and_monotone(x, data) -> None:  # type: ignore[no-un
         ({"ratio": 0}, torch.randn(1, 5, 2), r"ratio must be >= 1"),
         ({"ratio": 0.5}, torch.randn(1, 5, 2), r"ratio must be >= 1"),
         ({"k": torch.tensor([1.7])}, torch.randn(1, 5, 2), r"k must hold integers"),
+        ({"k": torch.tensor(1.7)}, torch.randn(1, 5, 2), r"k must hold integers"),  # 0-d too
     ],
 )
 def test_bad_input(kwargs: dict, scores: torch.Tensor, match: str) -> None:

@@ -9,7 +9,6 @@ promises no order among ties, so against the torch path only values are compared
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -23,6 +22,7 @@ pytest.importorskip(
 )
 
 from tests.conftest import REPO_ROOT
+from tests.helpers import run_without_triton_interpreter
 from tests.reference import um_reference as ref
 from wtal_blocks import TopKMILPooling, topk_mil_pooling, topk_mil_pooling_with_indices
 from wtal_blocks.kernels.topk_triton import MAX_TIME, topk_mean_triton
@@ -359,15 +359,7 @@ for dtype, log_t, block_c, has_mask, per_video_k, warps in [
 
 
 def test_kernel_compiles_for_sm90_without_a_gpu() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # silences a deprecation warning
-    proc = subprocess.run(
-        [sys.executable, "-c", _COMPILE_FOR_SM90],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    proc = run_without_triton_interpreter(_COMPILE_FOR_SM90)
     if proc.returncode == 3:
         pytest.skip(proc.stdout.strip())
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]

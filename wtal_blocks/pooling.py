@@ -79,6 +79,31 @@ def k_from_ratio(lengths: Tensor | int, ratio: float) -> Tensor:
     return k.clamp(min=1)
 
 
+def _check_k_args(name: str, k: int | Tensor | None, ratio: float | None) -> None:
+    if (k is None) == (ratio is None):
+        raise ValueError(f"{name}: give exactly one of k and ratio, got k={k!r}, ratio={ratio!r}")
+    if isinstance(k, Tensor) and (k.is_floating_point() or k.is_complex()):
+        raise ValueError(f"{name}: k must hold integers, got dtype {k.dtype}")
+
+
+def _uniform_k(name: str, k: int | Tensor | None, ratio: float | None, time: int) -> int | None:
+    """The one ``k`` of an unmasked batch (every video has ``time`` segments) given as an
+    int, a 0-d tensor or a ratio, checked on the host; ``None`` for a per-video ``k``."""
+    _check_k_args(name, k, ratio)
+    if ratio is not None:
+        if not ratio >= 1:
+            raise ValueError(f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}")
+        return max(1, int(time // ratio))  # Python's own floor division, which k_from_ratio mirrors
+    if isinstance(k, int) or (isinstance(k, Tensor) and k.dim() == 0):
+        k_int = int(k)
+        if k_int < 1:
+            raise ValueError(f"{name}: k must be >= 1, got {k_int}")
+        if k_int > time:
+            raise ValueError(f"{name}: k={k_int} is larger than the number of segments T={time}")
+        return k_int
+    return None
+
+
 def _resolve_k(
     name: str,
     k: int | Tensor | None,
@@ -89,32 +114,25 @@ def _resolve_k(
 ) -> tuple[Tensor, int]:
     """Per-video ``k (B,)`` and ``K = max k`` (a host int: ``topk`` needs it).
 
-    Without a mask every video has length ``T`` and the checks stay on the host, so the
+    Without a mask and with one ``k`` (an int or a ratio) the checks stay on the host, so the
     common training call costs no device synchronisation.
     """
-    if (k is None) == (ratio is None):
-        raise ValueError(f"{name}: give exactly one of k and ratio, got k={k!r}, ratio={ratio!r}")
     batch = lengths.shape[0]
+    if not masked:
+        k_one = _uniform_k(name, k, ratio, time)
+        if k_one is not None:
+            return lengths.new_full((batch,), k_one), k_one
+    else:
+        _check_k_args(name, k, ratio)
     if ratio is not None:
-        if not masked:
-            k_int = int(k_from_ratio(time, ratio))
-            return lengths.new_full((batch,), k_int), k_int
         k_t = k_from_ratio(lengths, ratio).to(lengths.device)
         return k_t, int(k_t.max()) if batch else 0
     if isinstance(k, int) or (isinstance(k, Tensor) and k.dim() == 0):
         k_int = int(k)
         if k_int < 1:
             raise ValueError(f"{name}: k must be >= 1, got {k_int}")
-        if not masked:
-            if k_int > time:
-                raise ValueError(
-                    f"{name}: k={k_int} is larger than the number of segments T={time}"
-                )
-            return lengths.new_full((batch,), k_int), k_int
         k_t = lengths.new_full((batch,), k_int)
     else:
-        if isinstance(k, Tensor) and (k.is_floating_point() or k.is_complex()):
-            raise ValueError(f"{name}: k must hold integers, got dtype {k.dtype}")
         k_t = torch.as_tensor(k, dtype=torch.long, device=lengths.device)
         if k_t.shape != lengths.shape:
             raise ValueError(
@@ -181,27 +199,6 @@ def _check_scores(scores: Tensor, mask: Tensor | None) -> int:
     check_mask(mask, b, t)
     check_finite("scores", scores if mask is None else scores[mask])
     return t
-
-
-def _uniform_k(name: str, k: int | Tensor | None, ratio: float | None, time: int) -> int | None:
-    """The one ``k`` of an unmasked batch given as an int, a 0-d tensor or a ratio; ``None``
-    for a per-video ``k``. Checked on the host; errors read as :func:`_resolve_k`'s."""
-    if (k is None) == (ratio is None):
-        raise ValueError(f"{name}: give exactly one of k and ratio, got k={k!r}, ratio={ratio!r}")
-    if ratio is not None:
-        if not ratio >= 1:
-            raise ValueError(f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}")
-        return max(1, int(time // ratio))  # Python's floor division, as k_from_ratio
-    if isinstance(k, int) or (isinstance(k, Tensor) and k.dim() == 0):
-        if isinstance(k, Tensor) and (k.is_floating_point() or k.is_complex()):
-            return None  # _resolve_k words the error
-        k_int = int(k)
-        if k_int < 1:
-            raise ValueError(f"{name}: k must be >= 1, got {k_int}")
-        if k_int > time:
-            raise ValueError(f"{name}: k={k_int} is larger than the number of segments T={time}")
-        return k_int
-    return None
 
 
 def _pool(
