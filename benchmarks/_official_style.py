@@ -26,7 +26,9 @@ def upsample(arr: np.ndarray, scale: int = 24) -> np.ndarray:
     return (arr[hi] - arr[lo]).astype(np.float64) * frac + arr[lo].astype(np.float64)
 
 
-def oic(seq: np.ndarray, positions: np.ndarray, cls: int, video_score: float, t_factor: float) -> list[list[float]]:
+def oic(
+    seq: np.ndarray, positions: np.ndarray, cls: int, video_score: float, t_factor: float
+) -> list[list[float]]:
     """Outer-inner-contrast proposals of one class and one threshold (loop over runs)."""
     out = []
     if not positions.any():
@@ -40,7 +42,9 @@ def oic(seq: np.ndarray, positions: np.ndarray, cls: int, video_score: float, t_
         outer_e = min(len(seq) - 1, int(run[-1] + 0.25 * n))
         outer_idx = list(range(outer_s, int(run[0]))) + list(range(int(run[-1]) + 1, outer_e + 1))
         outer = np.mean(seq[outer_idx]) if outer_idx else 0.0
-        out.append([cls, inner - outer + 0.2 * video_score, run[0] * t_factor, (run[-1] + 1) * t_factor])
+        out.append(
+            [cls, inner - outer + 0.2 * video_score, run[0] * t_factor, (run[-1] + 1) * t_factor]
+        )
     return out
 
 
@@ -94,8 +98,13 @@ def postprocess_video(
     if fused is None:
         # float32 like the official torch tensors; float64 only from the upsampling on
         f32 = np.float32
-        mag_act, mag_bkg = magnitudes[action_index].mean(dtype=f32), magnitudes[background_index].mean(dtype=f32)
-        u = minmax(magnitudes.astype(f32), np.asarray(mag_bkg, f32), np.asarray(mag_act, f32)).astype(f32)
+        mag_act, mag_bkg = (
+            magnitudes[action_index].mean(dtype=f32),
+            magnitudes[background_index].mean(dtype=f32),
+        )
+        u = minmax(
+            magnitudes.astype(f32), np.asarray(mag_bkg, f32), np.asarray(mag_act, f32)
+        ).astype(f32)
         cas = minmax((cas_softmax.astype(f32) * u[:, None]).astype(f32)).astype(f32)
     else:
         cas, u = fused
@@ -112,13 +121,17 @@ def postprocess_video(
         tmp[tmp < thr] = 0
         for j, c in enumerate(pred):
             pos = np.where(tmp[:, j] > 0)[0]
-            by_class.setdefault(int(c), []).extend(oic(tmp[:, j], pos, int(c), float(video_scores[c]), t_factor))
+            by_class.setdefault(int(c), []).extend(
+                oic(tmp[:, j], pos, int(c), float(video_scores[c]), t_factor)
+            )
     for thr in MAGNITUDE_THRESHOLDS:
         u_tmp = u_up.copy()
         u_tmp[u_tmp < thr] = 0
         pos = np.where(u_tmp > 0)[0]
         for j, c in enumerate(pred):
-            by_class.setdefault(int(c), []).extend(oic(cas_up[:, j], pos, int(c), float(video_scores[c]), t_factor))
+            by_class.setdefault(int(c), []).extend(
+                oic(cas_up[:, j], pos, int(c), float(video_scores[c]), t_factor)
+            )
     return [d for props in by_class.values() if props for d in nms(props)]
 
 

@@ -59,7 +59,9 @@ def make_dataset(root: Path, videos: int, feature_dim: int, seed: int = 0) -> li
             s = int(rng.integers(0, length - 20))
             e = s + int(rng.integers(3, 20))
             feats[s:e, (c * 37) % feature_dim :: 20] += 2.0
-            anns.append({"label": THUMOS14_CLASSES[c], "segment": [f"{s * 0.64:.1f}", f"{e * 0.64:.1f}"]})
+            anns.append(
+                {"label": THUMOS14_CLASSES[c], "segment": [f"{s * 0.64:.1f}", f"{e * 0.64:.1f}"]}
+            )
         np.save(root / "features" / "test" / "rgb" / f"{name}.npy", feats)
         db[name] = {"subset": "test", "annotations": anns}
     (root / "split_test.txt").write_text("\n".join(names) + "\n")
@@ -87,11 +89,22 @@ class _BatchOneNet(torch.nn.Module):
         act = mags.sort(descending=True).indices[:k_act]
         bkg = (mags.max() - mags).sort(descending=True).indices[:k_bkg]
         scores = cas.sort(dim=0, descending=True).values[:k_act].mean(0).softmax(0)
-        return {"cas": cas.softmax(1).numpy(), "mag": mags.numpy(), "act": act.numpy(), "bkg": bkg.numpy(), "vs": scores.numpy()}
+        return {
+            "cas": cas.softmax(1).numpy(),
+            "mag": mags.numpy(),
+            "act": act.numpy(),
+            "bkg": bkg.numpy(),
+            "vs": scores.numpy(),
+        }
 
 
 def official_style(
-    root: Path, ckpt: Path, out: Path, net: UncertaintyModelingNet, streams: tuple[str, ...], clock: dict[str, float]
+    root: Path,
+    ckpt: Path,
+    out: Path,
+    net: UncertaintyModelingNet,
+    streams: tuple[str, ...],
+    clock: dict[str, float],
 ) -> tuple[list[float], dict[str, list[list[float]]]]:
     model = _BatchOneNet(net).eval()
     gt = json.loads((root / "gt.json").read_text())["database"]
@@ -104,15 +117,38 @@ def official_style(
         idx = uniform_sampling(feats.shape[0], 750)
         o = model(torch.from_numpy(feats[idx])[None])
         t1 = time.perf_counter()
-        results[name] = postprocess_video(o["cas"], o["mag"], o["act"], o["bkg"], o["vs"], feats.shape[0])
+        results[name] = postprocess_video(
+            o["cas"], o["mag"], o["act"], o["bkg"], o["vs"], feats.shape[0]
+        )
         clock["load + forward"] = clock.get("load + forward", 0.0) + t1 - t0
         clock["proposals + NMS"] = clock.get("proposals + NMS", 0.0) + time.perf_counter() - t1
     t2 = time.perf_counter()
-    payload = {"results": {v: [{"label": THUMOS14_CLASSES[int(d[0])], "score": float(d[1]), "segment": [float(d[2]), float(d[3])]} for d in dets] for v, dets in results.items()}}
+    payload = {
+        "results": {
+            v: [
+                {
+                    "label": THUMOS14_CLASSES[int(d[0])],
+                    "score": float(d[1]),
+                    "segment": [float(d[2]), float(d[3])],
+                }
+                for d in dets
+            ]
+            for v, dets in results.items()
+        }
+    }
     out.write_text(json.dumps(payload))
     loaded = json.loads(out.read_text())["results"]
-    gts = [(v, a["label"], float(a["segment"][0]), float(a["segment"][1])) for v, e in gt.items() if v in loaded for a in e["annotations"]]
-    preds = [(v, d["label"], d["segment"][0], d["segment"][1], d["score"]) for v, ds in loaded.items() for d in ds]
+    gts = [
+        (v, a["label"], float(a["segment"][0]), float(a["segment"][1]))
+        for v, e in gt.items()
+        if v in loaded
+        for a in e["annotations"]
+    ]
+    preds = [
+        (v, d["label"], d["segment"][0], d["segment"][1], d["score"])
+        for v, ds in loaded.items()
+        for d in ds
+    ]
     _, m_ap = detection_map(gts, preds, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     clock["write + evaluate"] = time.perf_counter() - t2
     return m_ap, results
@@ -123,7 +159,9 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=210)
     parser.add_argument("--feature-dim", type=int, default=1024, help="F (modal rgb)")
     parser.add_argument("--embed-dim", type=int, default=2048, help="D (2048 official)")
-    parser.add_argument("--synthetic-demo", metavar="CKPT", default=None, help="trained demo checkpoint")
+    parser.add_argument(
+        "--synthetic-demo", metavar="CKPT", default=None, help="trained demo checkpoint"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -162,18 +200,35 @@ def main() -> None:
             pool = list(theirs)
             for m in mine:
                 for i, b in enumerate(pool):
-                    if m[0] == b[0] and abs(m[1] - b[1]) <= 1e-4 and abs(m[2] - b[2]) <= 1e-4 and abs(m[3] - b[3]) <= 1e-5:
+                    if (
+                        m[0] == b[0]
+                        and abs(m[1] - b[1]) <= 1e-4
+                        and abs(m[2] - b[2]) <= 1e-4
+                        and abs(m[3] - b[3]) <= 1e-5
+                    ):
                         matched += 1
                         pool.pop(i)
                         break
-        print(f"{args.videos} videos, F={args.feature_dim}, D={args.embed_dim}, torch threads {torch.get_num_threads()}")
-        print(f"detections: ours {total_o}, official-style {total_b}, matched both ways {matched} "
-              f"({100 * matched / max(total_o, 1):.2f}% of ours, {100 * matched / max(total_b, 1):.2f}% of theirs)")
-        print(f"average mAP: ours {report.average_mAP:.6f}, official-style {sum(base_map) / 7:.6f} "
-              f"(|diff| {abs(report.average_mAP - sum(base_map) / 7):.2e})")
-        print_table(["pipeline", "seconds", "speed-up"], [["official-style", t_base, 1.0], ["wtal-um evaluate", t_ours, t_base / t_ours]])
-        print("official-style breakdown: " + ", ".join(f"{k} {v:.2f} s" for k, v in clock.items())
-              + " (its evaluator is our plain-loop reference, far faster than the official pandas one)")
+        print(
+            f"{args.videos} videos, F={args.feature_dim}, D={args.embed_dim}, torch threads {torch.get_num_threads()}"
+        )
+        print(
+            f"detections: ours {total_o}, official-style {total_b}, matched both ways {matched} "
+            f"({100 * matched / max(total_o, 1):.2f}% of ours, {100 * matched / max(total_b, 1):.2f}% of theirs)"
+        )
+        print(
+            f"average mAP: ours {report.average_mAP:.6f}, official-style {sum(base_map) / 7:.6f} "
+            f"(|diff| {abs(report.average_mAP - sum(base_map) / 7):.2e})"
+        )
+        print_table(
+            ["pipeline", "seconds", "speed-up"],
+            [["official-style", t_base, 1.0], ["wtal-um evaluate", t_ours, t_base / t_ours]],
+        )
+        print(
+            "official-style breakdown: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in clock.items())
+            + " (its evaluator is our plain-loop reference, far faster than the official pandas one)"
+        )
 
 
 if __name__ == "__main__":

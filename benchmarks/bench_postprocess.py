@@ -30,7 +30,9 @@ from wtal_blocks.models.um import UMOutput
 from wtal_blocks.uncertainty import PseudoSegments
 
 
-def realistic_outputs(videos: int, t: int = 750, c: int = 20, seed: int = 0) -> tuple[UMOutput, list[int]]:
+def realistic_outputs(
+    videos: int, t: int = 750, c: int = 20, seed: int = 0
+) -> tuple[UMOutput, list[int]]:
     rng = np.random.default_rng(seed)
     logits = np.zeros((videos, t, c))
     mags = np.zeros((videos, t))
@@ -55,8 +57,12 @@ def realistic_outputs(videos: int, t: int = 750, c: int = 20, seed: int = 0) -> 
     act = magnitudes.topk(t // 9, dim=1).indices
     bkg = (magnitudes.max(dim=1, keepdim=True).values - magnitudes).topk(t // 4, dim=1).indices
     pseudo = PseudoSegments(
-        act, torch.ones_like(act, dtype=torch.bool), bkg, torch.ones_like(bkg, dtype=torch.bool),
-        torch.full((videos,), t // 9), torch.full((videos,), t // 4),
+        act,
+        torch.ones_like(act, dtype=torch.bool),
+        bkg,
+        torch.ones_like(bkg, dtype=torch.bool),
+        torch.full((videos,), t // 9),
+        torch.full((videos,), t // 4),
     )
     vs = torch.from_numpy(scores / scores.sum(1, keepdims=True)).float()
     empty = torch.zeros(videos, 1, 1)
@@ -69,7 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=210)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,13 +91,23 @@ def main() -> None:
         ours = post(out, lengths)
         ours_t.append(time.perf_counter() - start)
     np_out = {
-        "cas": out.cas_softmax.numpy(), "mag": out.magnitudes.numpy(), "act": out.pseudo.action_index.numpy(),
-        "bkg": out.pseudo.background_index.numpy(), "vs": out.video_scores.numpy(),
+        "cas": out.cas_softmax.numpy(),
+        "mag": out.magnitudes.numpy(),
+        "act": out.pseudo.action_index.numpy(),
+        "bkg": out.pseudo.background_index.numpy(),
+        "vs": out.video_scores.numpy(),
     }
     for _ in range(max(1, args.repeat // 2)):
         start = time.perf_counter()
         base = [
-            postprocess_video(np_out["cas"][v], np_out["mag"][v], np_out["act"][v], np_out["bkg"][v], np_out["vs"][v], lengths[v])
+            postprocess_video(
+                np_out["cas"][v],
+                np_out["mag"][v],
+                np_out["act"][v],
+                np_out["bkg"][v],
+                np_out["vs"][v],
+                lengths[v],
+            )
             for v in range(args.videos)
         ]
         base_t.append(time.perf_counter() - start)
@@ -98,10 +116,21 @@ def main() -> None:
     # reduced in a different order by numpy and torch, which moves scores by ~1e-7)
     mismatched = 0
     for v in range(args.videos):
-        a = sorted(zip(ours[v].labels.tolist(), ours[v].segments[:, 0].tolist(), ours[v].segments[:, 1].tolist(), ours[v].scores.tolist(), strict=True))
+        a = sorted(
+            zip(
+                ours[v].labels.tolist(),
+                ours[v].segments[:, 0].tolist(),
+                ours[v].segments[:, 1].tolist(),
+                ours[v].scores.tolist(),
+                strict=True,
+            )
+        )
         b = sorted((int(d[0]), float(d[2]), float(d[3]), float(d[1])) for d in base[v])
         same = len(a) == len(b) and all(
-            x[0] == y[0] and abs(x[1] - y[1]) < 1e-9 and abs(x[2] - y[2]) < 1e-9 and abs(x[3] - y[3]) < 1e-5
+            x[0] == y[0]
+            and abs(x[1] - y[1]) < 1e-9
+            and abs(x[2] - y[2]) < 1e-9
+            and abs(x[3] - y[3]) < 1e-5
             for x, y in zip(a, b, strict=True)
         )
         mismatched += not same
@@ -109,23 +138,52 @@ def main() -> None:
     cas, u = post.scores(out)
     exact_mismatch = 0
     for v in range(args.videos):
-        same_in = postprocess_video(None, None, None, None, np_out["vs"][v], lengths[v], fused=(cas[v].numpy(), u[v].numpy()))
-        a = sorted(zip(ours[v].labels.tolist(), ours[v].segments[:, 0].tolist(), ours[v].segments[:, 1].tolist(), ours[v].scores.tolist(), strict=True))
+        same_in = postprocess_video(
+            None,
+            None,
+            None,
+            None,
+            np_out["vs"][v],
+            lengths[v],
+            fused=(cas[v].numpy(), u[v].numpy()),
+        )
+        a = sorted(
+            zip(
+                ours[v].labels.tolist(),
+                ours[v].segments[:, 0].tolist(),
+                ours[v].segments[:, 1].tolist(),
+                ours[v].scores.tolist(),
+                strict=True,
+            )
+        )
         b = sorted((int(d[0]), float(d[2]), float(d[3]), float(d[1])) for d in same_in)
-        exact_mismatch += not (len(a) == len(b) and all(
-            x[0] == y[0] and x[1] == y[1] and x[2] == y[2] and abs(x[3] - y[3]) < 1e-9 for x, y in zip(a, b, strict=True)
-        ))
+        exact_mismatch += not (
+            len(a) == len(b)
+            and all(
+                x[0] == y[0] and x[1] == y[1] and x[2] == y[2] and abs(x[3] - y[3]) < 1e-9
+                for x, y in zip(a, b, strict=True)
+            )
+        )
     n_det = sum(len(d) for d in ours)
     print(f"{args.videos} videos, T=750, {n_det} detections")
-    print(f"  videos whose detections differ from the official-style loops: {mismatched} "
-          "(float32 fused scores rounded differently by numpy and torch flip exact threshold crossings)")
-    print(f"  ... given the same fused scores (bit-identical times, scores to 1e-9): {exact_mismatch} differ")
+    print(
+        f"  videos whose detections differ from the official-style loops: {mismatched} "
+        "(float32 fused scores rounded differently by numpy and torch flip exact threshold crossings)"
+    )
+    print(
+        f"  ... given the same fused scores (bit-identical times, scores to 1e-9): {exact_mismatch} differ"
+    )
     best_ours, best_base = min(ours_t), min(base_t)
     print_table(
         ["method", "seconds", "videos/s", "speed-up"],
         [
             ["official-style loops (numpy)", best_base, args.videos / best_base, 1.0],
-            ["wtal_blocks UMPostProcessor", best_ours, args.videos / best_ours, best_base / best_ours],
+            [
+                "wtal_blocks UMPostProcessor",
+                best_ours,
+                args.videos / best_ours,
+                best_base / best_ours,
+            ],
         ],
     )
 

@@ -53,14 +53,20 @@ class OfficialStyleNet(nn.Module):
         feat_act = features.gather(1, idx_act[:, :, None].expand(-1, -1, features.shape[2]))
         feat_bkg = features.gather(1, idx_bkg[:, :, None].expand(-1, -1, features.shape[2]))
         score_act = cas.sort(descending=True, dim=1).values[:, :k_act].mean(1).softmax(1)
-        score_bkg = cas.gather(1, idx_bkg[:, :, None].expand(-1, -1, cas.shape[2])).mean(1).softmax(1)
+        score_bkg = (
+            cas.gather(1, idx_bkg[:, :, None].expand(-1, -1, cas.shape[2])).mean(1).softmax(1)
+        )
         return score_act, score_bkg, feat_act, feat_bkg
 
 
-def official_loss(score_act, score_bkg, feat_act, feat_bkg, label, alpha=5e-4, beta=1.0, margin=100.0):  # type: ignore[no-untyped-def]
+def official_loss(
+    score_act, score_bkg, feat_act, feat_bkg, label, alpha=5e-4, beta=1.0, margin=100.0
+):  # type: ignore[no-untyped-def]
     label = label / label.sum(1, keepdim=True)
     loss_cls = nn.functional.binary_cross_entropy(score_act, label)
-    loss_be = nn.functional.binary_cross_entropy(score_bkg, torch.full_like(label, 1 / label.shape[1]))
+    loss_be = nn.functional.binary_cross_entropy(
+        score_bkg, torch.full_like(label, 1 / label.shape[1])
+    )
     loss_act = margin - feat_act.mean(1).norm(p=2, dim=1)
     loss_act = torch.where(loss_act < 0, torch.zeros_like(loss_act), loss_act)
     loss_um = ((loss_act + feat_bkg.mean(1).norm(p=2, dim=1)) ** 2).mean()
@@ -101,17 +107,28 @@ def main() -> None:
         noise = DropoutNoise.sample(args.batch, args.segments, 2048, 0.7, gen, device=device)
         with set_validation(False):
             out = ours(x, noise=noise)
-            loss, _ = objective(out.video_scores, out.background_scores, out.action_features, out.background_features, y)
+            loss, _ = objective(
+                out.video_scores,
+                out.background_scores,
+                out.action_features,
+                out.background_features,
+                y,
+            )
         opt_o.zero_grad()
         loss.backward()
         opt_o.step()
 
     t_base = best_of(baseline_step, repeat=args.steps, sync=sync)
     t_ours = best_of(ours_step, repeat=args.steps, sync=sync)
-    print(f"device {device}, batch {args.batch} x {args.segments} x {args.features}, torch threads {torch.get_num_threads()}")
+    print(
+        f"device {device}, batch {args.batch} x {args.segments} x {args.features}, torch threads {torch.get_num_threads()}"
+    )
     print_table(
         ["method", "s / iteration", "speed-up"],
-        [["official-style (conv1d, full sorts)", t_base, 1.0], ["wtal_blocks", t_ours, t_base / t_ours]],
+        [
+            ["official-style (conv1d, full sorts)", t_base, 1.0],
+            ["wtal_blocks", t_ours, t_base / t_ours],
+        ],
     )
 
 

@@ -39,16 +39,23 @@ def data_summary(ds: SyntheticWTAL, videos: range) -> str:
         for k in KINDS:
             norms[k].append(norm[kinds == k])
     counts = np.asarray([sum(len(a) for a in n) for n in norms], dtype=np.float64)
-    lines = [f"{ds!r}, {len(videos)} test videos", "  " + " " * 22 + "".join(f"{k.name.lower():>9}" for k in KINDS)]
+    lines = [
+        f"{ds!r}, {len(videos)} test videos",
+        "  " + " " * 22 + "".join(f"{k.name.lower():>9}" for k in KINDS),
+    ]
     lines.append(_row("share of segments (%)", 100 * counts / counts.sum(), ".1f"))
-    lines.append(_row("raw feature norm", np.asarray([np.concatenate(n).mean() for n in norms]), ".2f"))
+    lines.append(
+        _row("raw feature norm", np.asarray([np.concatenate(n).mean() for n in norms]), ".2f")
+    )
     return "\n".join(lines)
 
 
 @torch.no_grad()
 def model_summary(ds: SyntheticWTAL, run: Path, videos: range) -> str:
     config = json.loads((run / "config.json").read_text())
-    model = load_official_checkpoint(run / "model_final.pkl", r_act=config["r_act"], r_bkg=config["r_bkg"]).eval()
+    model = load_official_checkpoint(
+        run / "model_final.pkl", r_act=config["r_act"], r_bkg=config["r_bkg"]
+    ).eval()
     mags: list[list[np.ndarray]] = [[] for _ in KINDS]
     probs: list[list[np.ndarray]] = [[] for _ in KINDS]
     act_sel, bkg_sel = np.zeros(len(KINDS)), np.zeros(len(KINDS))
@@ -63,16 +70,22 @@ def model_summary(ds: SyntheticWTAL, run: Path, videos: range) -> str:
         np.add.at(act_sel, kinds[out.pseudo.action_index[0].numpy()], 1)
         np.add.at(bkg_sel, kinds[out.pseudo.background_index[0].numpy()], 1)
     lines = [f"{run} (alpha {config['alpha']}, beta {config['beta']})"]
-    lines.append(_row("magnitude / video max", np.asarray([np.concatenate(m).mean() for m in mags]), ".2f"))
+    lines.append(
+        _row("magnitude / video max", np.asarray([np.concatenate(m).mean() for m in mags]), ".2f")
+    )
     lines.append(_row("pseudo action (%)", 100 * act_sel / act_sel.sum(), ".1f"))
     lines.append(_row("pseudo background (%)", 100 * bkg_sel / bkg_sel.sum(), ".1f"))
-    lines.append(_row("softmax of its class", np.asarray([np.concatenate(p).mean() for p in probs]), ".2f"))
+    lines.append(
+        _row("softmax of its class", np.asarray([np.concatenate(p).mean() for p in probs]), ".2f")
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="*", type=Path, help="run folders (config.json + model_final.pkl)")
+    parser.add_argument(
+        "runs", nargs="*", type=Path, help="run folders (config.json + model_final.pkl)"
+    )
     parser.add_argument("--preset", default="demo", choices=["demo", "thumos"])
     parser.add_argument("--videos", type=int, default=60, help="first N test videos")
     args = parser.parse_args()

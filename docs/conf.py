@@ -23,7 +23,7 @@ import wtal_blocks  # noqa: E402
 
 project = "wtal_blocks"
 author = "wtal_blocks developers"
-copyright = "wtal_blocks developers"  # noqa: A001
+copyright = "wtal_blocks developers"
 release = version = wtal_blocks.__version__
 
 extensions = [

@@ -38,14 +38,19 @@ def write_thumos_layout(
             length = lengths[vid]
             label = (labels or {}).get(vid, THUMOS14_CLASSES[n % 3])
             anns = [{"label": label, "segment": ["1.0", "2.5"]}]
-            streams = {s: rng.random((length, feature_dim), dtype=np.float32) * 0.2 for s in ("rgb", "flow")}
+            streams = {
+                s: rng.random((length, feature_dim), dtype=np.float32) * 0.2
+                for s in ("rgb", "flow")
+            }
             if instances:
                 anns = []
                 c = THUMOS14_CLASSES.index(label)
                 for s0 in range(2, length - 6, 12):
                     for s in streams.values():
                         s[s0 : s0 + 4, c % feature_dim] += 3.0
-                    anns.append({"label": label, "segment": [f"{s0 * 0.64:.2f}", f"{(s0 + 4) * 0.64:.2f}"]})
+                    anns.append(
+                        {"label": label, "segment": [f"{s0 * 0.64:.2f}", f"{(s0 + 4) * 0.64:.2f}"]}
+                    )
             for stream, arr in streams.items():
                 np.save(root / "features" / split / stream / f"{vid}.npy", arr)
             db[vid] = {"subset": split, "annotations": anns}

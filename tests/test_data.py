@@ -64,7 +64,9 @@ def test_uniform_sampling_matches_official(length: int, t: int) -> None:
         assert idx.tolist() == [int(np.floor(i * length / t)) for i in range(t)]
 
 
-def _write_thumos(root: Path, lengths: dict[str, int], *, labels: dict[str, str] | None = None) -> Path:
+def _write_thumos(
+    root: Path, lengths: dict[str, int], *, labels: dict[str, str] | None = None
+) -> Path:
     return write_thumos_layout(root, lengths, labels=labels)
 
 
@@ -103,10 +105,22 @@ def test_pad_collate_masks_variable_lengths(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
-        (lambda r: (r / "features/train/flow/train_a.npy").unlink(), r"features/train/flow/train_a\.npy: feature file not found"),
-        (lambda r: np.save(r / "features/train/flow/train_a.npy", np.zeros((9, 8), np.float32)), r"video train_a: stream lengths differ .*rgb/train_a.npy: 10 segments.*flow/train_a.npy: 9 segments"),
-        (lambda r: (r / "features/train/rgb/train_a.npy").write_bytes(b"garbage"), r"train_a\.npy: not a readable \.npy feature file"),
-        (lambda r: (r / "split_train.txt").write_text("train_a\nghost\n"), r"gt\.json: video 'ghost' is in the split but not in the annotations"),
+        (
+            lambda r: (r / "features/train/flow/train_a.npy").unlink(),
+            r"features/train/flow/train_a\.npy: feature file not found",
+        ),
+        (
+            lambda r: np.save(r / "features/train/flow/train_a.npy", np.zeros((9, 8), np.float32)),
+            r"video train_a: stream lengths differ .*rgb/train_a.npy: 10 segments.*flow/train_a.npy: 9 segments",
+        ),
+        (
+            lambda r: (r / "features/train/rgb/train_a.npy").write_bytes(b"garbage"),
+            r"train_a\.npy: not a readable \.npy feature file",
+        ),
+        (
+            lambda r: (r / "split_train.txt").write_text("train_a\nghost\n"),
+            r"gt\.json: video 'ghost' is in the split but not in the annotations",
+        ),
         (lambda r: (r / "gt.json").write_text("{not json"), r"gt\.json: malformed JSON"),
         (lambda r: (r / "gt.json").write_text("{}"), r"gt\.json: missing the 'database' object"),
     ],
@@ -121,7 +135,10 @@ def test_thumos_bad_files_name_the_path(tmp_path: Path, damage, match: str) -> N
 def test_thumos_feature_size_and_duplicate_videos(tmp_path: Path) -> None:
     root = _write_thumos(tmp_path, {"train_a": 10, "train_b": 12, "test_a": 10})
     np.save(root / "features/train/flow/train_b.npy", np.zeros((12, 5), np.float32))
-    with pytest.raises(DataError, match=r"flow/train_b\.npy: feature size 5 differs from the other videos' \[8, 8\]"):
+    with pytest.raises(
+        DataError,
+        match=r"flow/train_b\.npy: feature size 5 differs from the other videos' \[8, 8\]",
+    ):
         ThumosFeatures(root, "train")
     root2 = _write_thumos(tmp_path / "dup", {"train_a": 10, "test_a": 10})
     (root2 / "split_train.txt").write_text("train_a\ntrain_a\n")
@@ -131,11 +148,16 @@ def test_thumos_feature_size_and_duplicate_videos(tmp_path: Path) -> None:
 
 def test_thumos_unknown_label(tmp_path: Path) -> None:
     root = _write_thumos(tmp_path, {"train_a": 10, "test_a": 10}, labels={"train_a": "Juggling"})
-    with pytest.raises(DataError, match=r"video 'train_a' annotation 0 has label 'Juggling', which is not in the class list"):
+    with pytest.raises(
+        DataError,
+        match=r"video 'train_a' annotation 0 has label 'Juggling', which is not in the class list",
+    ):
         ThumosFeatures(root, "train")
 
 
-def test_activitynet_real_annotation_file_with_generated_features(shared_data: Path, tmp_path: Path) -> None:
+def test_activitynet_real_annotation_file_with_generated_features(
+    shared_data: Path, tmp_path: Path
+) -> None:
     gt = shared_data / "anet12" / "anet12_val_gt.json"
     db = json.loads(gt.read_text())["database"]
     vids = sorted(db)[:25]
@@ -162,8 +184,12 @@ def test_activitynet_real_annotation_file_with_generated_features(shared_data: P
 
 def test_activitynet_bad_subset_and_json(tmp_path: Path) -> None:
     gt = tmp_path / "gt.json"
-    gt.write_text(json.dumps({"database": {"a": {"subset": "training", "duration": 5, "annotations": []}}}))
-    with pytest.raises(DataError, match=r"subset 'validation' has no videos \(subsets: \['training'\]\)"):
+    gt.write_text(
+        json.dumps({"database": {"a": {"subset": "training", "duration": 5, "annotations": []}}})
+    )
+    with pytest.raises(
+        DataError, match=r"subset 'validation' has no videos \(subsets: \['training'\]\)"
+    ):
         ActivityNetFeatures(gt, tmp_path, "validation")
     gt.write_text("[1, 2")
     with pytest.raises(DataError, match="malformed JSON"):

@@ -15,7 +15,22 @@ from wtal_blocks.recipes.demo import DEMO_ITERATIONS, demo_config, run_demo
 def test_demo_config_keeps_the_official_um_hyper_parameters(tmp_path: Path) -> None:
     config = demo_config(tmp_path, seed=3)
     official = UMConfig()
-    for name in ("alpha", "beta", "margin", "r_act", "r_bkg", "dropout", "lr", "weight_decay", "batch_size", "embed_dim", "loss_form", "background_score", "scoring", "class_threshold"):
+    for name in (
+        "alpha",
+        "beta",
+        "margin",
+        "r_act",
+        "r_bkg",
+        "dropout",
+        "lr",
+        "weight_decay",
+        "batch_size",
+        "embed_dim",
+        "loss_form",
+        "background_score",
+        "scoring",
+        "class_threshold",
+    ):
         assert getattr(config, name) == getattr(official, name), name
     assert config.dataset == "synthetic" and config.synthetic_size == "demo"
     assert config.iterations == DEMO_ITERATIONS and config.seed == 3
@@ -26,14 +41,18 @@ def test_demo_config_keeps_the_official_um_hyper_parameters(tmp_path: Path) -> N
 
 @pytest.fixture
 def tiny_demo_preset(monkeypatch: pytest.MonkeyPatch) -> None:
-    tiny = synthetic.SyntheticSpec(num_train=6, num_test=5, rgb_dim=8, flow_dim=8, median_duration=30.0, max_duration=60.0)
+    tiny = synthetic.SyntheticSpec(
+        num_train=6, num_test=5, rgb_dim=8, flow_dim=8, median_duration=30.0, max_duration=60.0
+    )
     monkeypatch.setitem(synthetic.PRESETS, "demo", tiny)
 
 
 @pytest.mark.usefixtures("tiny_demo_preset")
 def test_run_demo_trains_evaluates_and_reports(tmp_path: Path) -> None:
     lines: list[str] = []
-    result = run_demo(tmp_path / "run", iterations=4, device="cpu", log=lines.append, progress=False)
+    result = run_demo(
+        tmp_path / "run", iterations=4, device="cpu", log=lines.append, progress=False
+    )
     text = "\n".join(lines)
     assert "synthetic" in text and "demo finished in" in text and str(tmp_path / "run") in text
     assert "FINAL model" in text  # the mAP table
@@ -47,6 +66,11 @@ def test_run_demo_trains_evaluates_and_reports(tmp_path: Path) -> None:
 def test_cli_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from wtal_blocks.recipes.cli import main
 
-    assert main(["demo", "--output-dir", str(tmp_path / "cli"), "--iterations", "2", "--device", "cpu"]) == 0
+    assert (
+        main(
+            ["demo", "--output-dir", str(tmp_path / "cli"), "--iterations", "2", "--device", "cpu"]
+        )
+        == 0
+    )
     assert "demo finished in" in capsys.readouterr().out
     assert (tmp_path / "cli" / "metrics.json").is_file()

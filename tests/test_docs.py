@@ -163,7 +163,11 @@ def test_getting_started_shows_the_quick_start_commands_of_the_readme() -> None:
 
     first_output = next(b.code for b in _blocks(page) if b.lang == "text")
     cfg = demo_config("unused")
-    steps = [int(line.split()[3].rstrip(":")) for line in first_output.splitlines() if line.startswith("eval @ step")]
+    steps = [
+        int(line.split()[3].rstrip(":"))
+        for line in first_output.splitlines()
+        if line.startswith("eval @ step")
+    ]
     assert steps == list(range(cfg.eval_every, cfg.iterations + 1, cfg.eval_every))
     assert f"FINAL model (step {cfg.iterations})" in first_output
 

@@ -22,8 +22,12 @@ def scores_labels(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     n_videos = draw(st.integers(1, 12))
     n_classes = draw(st.integers(1, 4))
     values = st.sampled_from([0.0, 0.1, 0.2, 0.5, 0.9, 1.0])  # ties and the 0.2 boundary
-    scores = np.array(draw(st.lists(values, min_size=n_videos * n_classes, max_size=n_videos * n_classes)))
-    labels = np.array(draw(st.lists(st.booleans(), min_size=n_videos * n_classes, max_size=n_videos * n_classes)))
+    scores = np.array(
+        draw(st.lists(values, min_size=n_videos * n_classes, max_size=n_videos * n_classes))
+    )
+    labels = np.array(
+        draw(st.lists(st.booleans(), min_size=n_videos * n_classes, max_size=n_videos * n_classes))
+    )
     return scores.reshape(n_videos, n_classes), labels.reshape(n_videos, n_classes)
 
 
@@ -40,19 +44,24 @@ def test_classification_ap_matches_reference(case: tuple[np.ndarray, np.ndarray]
 
 
 @given(scores_labels(), st.integers(0, 2**32 - 1))
-def test_classification_ap_ignores_video_order(case: tuple[np.ndarray, np.ndarray], seed: int) -> None:
+def test_classification_ap_ignores_video_order(
+    case: tuple[np.ndarray, np.ndarray], seed: int
+) -> None:
     scores, labels = case
     perm = np.random.default_rng(seed).permutation(scores.shape[0])
     np.testing.assert_allclose(
         classification_average_precision(scores[perm], labels[perm]),
-        classification_average_precision(scores, labels), atol=1e-12,
+        classification_average_precision(scores, labels),
+        atol=1e-12,
     )
 
 
 @given(scores_labels())
 def test_um_accuracy_matches_reference(case: tuple[np.ndarray, np.ndarray]) -> None:
     scores, labels = case
-    assert um_classification_accuracy(scores, labels) == um_accuracy(scores.tolist(), labels.astype(int).tolist())
+    assert um_classification_accuracy(scores, labels) == um_accuracy(
+        scores.tolist(), labels.astype(int).tolist()
+    )
 
 
 def test_um_accuracy_threshold_is_inclusive_and_all_classes_must_agree() -> None:

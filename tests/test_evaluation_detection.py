@@ -36,7 +36,9 @@ def test_tiou_ranges_are_exact_decimals() -> None:
     assert parse_tiou_thresholds("0.1:0.75:0.1").tolist()[-1] == 0.7  # HI off the grid
 
 
-@pytest.mark.parametrize("spec", ["0.1:0.7", "0.7:0.1:0.1", "0.1:0.7:0", "a:0.7:0.1", "1.5", "", "0.3,0.3"])
+@pytest.mark.parametrize(
+    "spec", ["0.1:0.7", "0.7:0.1:0.1", "0.1:0.7:0", "a:0.7:0.1", "1.5", "", "0.3,0.3"]
+)
 def test_bad_tiou_spec_is_a_clear_error(spec: str) -> None:
     with pytest.raises(EvaluationInputError, match="tIoU"):
         parse_tiou_thresholds(spec)
@@ -87,12 +89,16 @@ def test_equal_tiou_ground_truths_are_tried_in_input_order() -> None:
 
 def test_threshold_is_inclusive() -> None:
     # tIoU exactly 0.5
-    ap = average_precision_detection([[0.0, 10.0]], [0], [0], [[0.0, 5.0]], [1.0], [0], [0], [0.5, 0.6])
+    ap = average_precision_detection(
+        [[0.0, 10.0]], [0], [0], [[0.0, 5.0]], [1.0], [0], [0], [0.5, 0.6]
+    )
     assert ap.tolist() == [[1.0, 0.0]]
 
 
 def test_no_predictions_gives_zero_not_nan() -> None:
-    ap = average_precision_detection([[0.0, 1.0], [2.0, 3.0]], [0, 1], [0, 0], np.zeros((0, 2)), [], [], [], [0.5])
+    ap = average_precision_detection(
+        [[0.0, 1.0], [2.0, 3.0]], [0, 1], [0, 0], np.zeros((0, 2)), [], [], [], [0.5]
+    )
     assert ap.tolist() == [[0.0], [0.0]]
     metric = DetectionMAP(tiou_thresholds="0.5")
     metric.add_ground_truth("v", [[0.0, 1.0]], ["a"])
@@ -101,7 +107,9 @@ def test_no_predictions_gives_zero_not_nan() -> None:
 
 
 def test_class_without_ground_truth_is_nan_row_and_not_averaged() -> None:
-    ap = average_precision_detection([[0.0, 1.0]], [0], [0], [[0.0, 1.0], [0.0, 1.0]], [1, 1], [0, 1], [0, 0], [0.5])
+    ap = average_precision_detection(
+        [[0.0, 1.0]], [0], [0], [[0.0, 1.0], [0.0, 1.0]], [1, 1], [0, 1], [0, 0], [0.5]
+    )
     assert ap[0, 0] == 1.0 and np.isnan(ap[1, 0])
 
 
@@ -118,30 +126,46 @@ def detection_case(draw: st.DrawFn) -> tuple[list, list, list[float]]:
     n_classes = draw(st.integers(1, 3))
     gts = draw(
         st.lists(
-            st.tuples(st.integers(0, n_videos - 1), st.integers(0, n_classes - 1), coordinate, length),
-            min_size=1, max_size=14,
+            st.tuples(
+                st.integers(0, n_videos - 1), st.integers(0, n_classes - 1), coordinate, length
+            ),
+            min_size=1,
+            max_size=14,
         )
     )
     # video n_videos has no ground truth; label n_classes has no ground truth
     preds = draw(
         st.lists(
-            st.tuples(st.integers(0, n_videos), st.integers(0, n_classes), coordinate, length, score),
+            st.tuples(
+                st.integers(0, n_videos), st.integers(0, n_classes), coordinate, length, score
+            ),
             max_size=40,
         )
     )
     if preds and draw(st.booleans()):  # exact duplicates
         preds = preds + preds[: draw(st.integers(1, len(preds)))]
-    thresholds = draw(st.lists(st.sampled_from([0.1, 0.25, 0.3, 0.5, 0.7, 1.0]), min_size=1, max_size=4, unique=True))
+    thresholds = draw(
+        st.lists(
+            st.sampled_from([0.1, 0.25, 0.3, 0.5, 0.7, 1.0]), min_size=1, max_size=4, unique=True
+        )
+    )
     return gts, preds, thresholds
 
 
-def _run_both(gts: list, preds: list, thresholds: list[float]) -> tuple[np.ndarray, dict, list[float]]:
+def _run_both(
+    gts: list, preds: list, thresholds: list[float]
+) -> tuple[np.ndarray, dict, list[float]]:
     n_classes = max([g[1] for g in gts] + [p[1] for p in preds]) + 1
     ap = average_precision_detection(
-        [[s, s + ln] for _, _, s, ln in gts], [g[1] for g in gts], [g[0] for g in gts],
+        [[s, s + ln] for _, _, s, ln in gts],
+        [g[1] for g in gts],
+        [g[0] for g in gts],
         np.array([[s, s + ln] for _, _, s, ln, _ in preds]).reshape(-1, 2),
-        [p[4] for p in preds], [p[1] for p in preds], [p[0] for p in preds],
-        thresholds, n_classes=n_classes,
+        [p[4] for p in preds],
+        [p[1] for p in preds],
+        [p[0] for p in preds],
+        thresholds,
+        n_classes=n_classes,
     )
     ref_ap, ref_map = detection_map(
         [(str(v), str(c), s, s + ln) for v, c, s, ln in gts],
@@ -167,9 +191,18 @@ def test_matches_plain_loop_reference(case: tuple[list, list, list[float]]) -> N
 def test_many_predictions_per_ground_truth_match_reference() -> None:
     # long conflict chains: many overlapping predictions compete for a few ground truths
     rng = np.random.default_rng(7)
-    gts = [(int(rng.integers(0, 2)), 0, float(rng.integers(0, 60)), float(rng.integers(1, 12))) for _ in range(25)]
+    gts = [
+        (int(rng.integers(0, 2)), 0, float(rng.integers(0, 60)), float(rng.integers(1, 12)))
+        for _ in range(25)
+    ]
     preds = [
-        (int(rng.integers(0, 3)), 0, float(rng.integers(0, 60)), float(rng.integers(0, 15)), float(rng.integers(0, 20)))
+        (
+            int(rng.integers(0, 3)),
+            0,
+            float(rng.integers(0, 60)),
+            float(rng.integers(0, 15)),
+            float(rng.integers(0, 20)),
+        )
         for _ in range(600)
     ]
     thresholds = [0.1, 0.3, 0.5, 0.7, 0.9]
@@ -202,7 +235,11 @@ def test_metric_object_equals_functional_core() -> None:
         metric.update(vid, seg, sc, lab)
     result = metric.compute()
     gts = [("v1", "jump", 0.0, 10.0), ("v1", "run", 20.0, 30.0), ("v2", "jump", 5.0, 9.0)]
-    preds = [(v, lab, s, e, sc) for v, (seg, scs, labs) in PREDS.items() for (s, e), sc, lab in zip(seg, scs, labs, strict=True)]
+    preds = [
+        (v, lab, s, e, sc)
+        for v, (seg, scs, labs) in PREDS.items()
+        for (s, e), sc, lab in zip(seg, scs, labs, strict=True)
+    ]
     ref_ap, ref_map = detection_map(gts, preds, [0.3, 0.5])
     assert result.class_names == ("jump", "run")
     np.testing.assert_allclose(result.ap, [ref_ap["jump"], ref_ap["run"]], atol=1e-12)
@@ -278,7 +315,18 @@ def test_to_dict_schema() -> None:
 
 # ----------------------------------------------------------------------------- real files
 
-ANET12_PUBLISHED = [0.273302, 0.249358, 0.225090, 0.199033, 0.174703, 0.151448, 0.129738, 0.100223, 0.068292, 0.032721]
+ANET12_PUBLISHED = [
+    0.273302,
+    0.249358,
+    0.225090,
+    0.199033,
+    0.174703,
+    0.151448,
+    0.129738,
+    0.100223,
+    0.068292,
+    0.032721,
+]
 AUTOLOC_THUMOS = [0.4704, 0.4213, 0.3609, 0.2927, 0.2147, 0.1317, 0.0577, 0.0164, 0.0021]
 
 
@@ -305,7 +353,12 @@ def test_metric_object_on_real_files_equals_functional_core(shared_data: Path) -
     metric = DetectionMAP.from_ground_truth(gt, "0.1:0.7:0.1")
     for v, name in enumerate(preds.video_ids):  # per-video updates, as in a test loop
         m = preds.videos == v
-        metric.update(name, preds.segments[m], preds.scores[m], [preds.label_names[i] for i in preds.labels[m]])
+        metric.update(
+            name,
+            preds.segments[m],
+            preds.scores[m],
+            [preds.label_names[i] for i in preds.labels[m]],
+        )
     expected = evaluate_detection(gt, preds, "0.1:0.7:0.1")
     assert metric.compute().ap.tolist() == expected.ap.tolist()
 
@@ -314,9 +367,23 @@ def test_metric_object_on_real_files_equals_functional_core(shared_data: Path) -
 def test_large_or_negative_coordinates_match_reference(offset: float) -> None:
     # the candidate search uses a float key (group * width + start); far from 0 it must stay exact
     rng = np.random.default_rng(11)
-    gts = [(int(rng.integers(0, 3)), int(rng.integers(0, 2)), offset + float(rng.integers(0, 80)), float(rng.integers(0, 9))) for _ in range(30)]
+    gts = [
+        (
+            int(rng.integers(0, 3)),
+            int(rng.integers(0, 2)),
+            offset + float(rng.integers(0, 80)),
+            float(rng.integers(0, 9)),
+        )
+        for _ in range(30)
+    ]
     preds = [
-        (int(rng.integers(0, 4)), int(rng.integers(0, 2)), offset + float(rng.integers(0, 80)), float(rng.integers(0, 12)), float(rng.integers(0, 9)))
+        (
+            int(rng.integers(0, 4)),
+            int(rng.integers(0, 2)),
+            offset + float(rng.integers(0, 80)),
+            float(rng.integers(0, 12)),
+            float(rng.integers(0, 9)),
+        )
         for _ in range(300)
     ]
     thresholds = [0.1, 0.5, 0.9]

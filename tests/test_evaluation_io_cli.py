@@ -30,11 +30,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 GT_DOC = {
     "database": {
-        "v1": {"subset": "test", "annotations": [
-            {"label": "jump", "segment": ["0.0", "10.0"]},  # strings, as in THUMOS'14 gt.json
-            {"label": "run", "segment": [20, 30]},
-        ]},
-        "v2": {"subset": "test", "duration": 50.0, "annotations": [{"label": "jump", "segment": [5.0, 9.0]}]},
+        "v1": {
+            "subset": "test",
+            "annotations": [
+                {"label": "jump", "segment": ["0.0", "10.0"]},  # strings, as in THUMOS'14 gt.json
+                {"label": "run", "segment": [20, 30]},
+            ],
+        },
+        "v2": {
+            "subset": "test",
+            "duration": 50.0,
+            "annotations": [{"label": "jump", "segment": [5.0, 9.0]}],
+        },
         "v3": {"subset": "train", "annotations": [{"label": "swim", "segment": [0.0, 1.0]}]},
     }
 }
@@ -44,10 +51,12 @@ def _pred(label: str, score: Any, segment: Any) -> dict[str, Any]:
     return {"label": label, "score": score, "segment": segment}
 
 
-GOOD_RESULTS = {"results": {
-    "v1": [_pred("jump", 0.9, [0.0, 8.0]), _pred("run", 0.8, [21.0, 29.0])],
-    "v2": [_pred("jump", 0.6, [5.0, 7.0])],
-}}
+GOOD_RESULTS = {
+    "results": {
+        "v1": [_pred("jump", 0.9, [0.0, 8.0]), _pred("run", 0.8, [21.0, 29.0])],
+        "v2": [_pred("jump", 0.6, [5.0, 7.0])],
+    }
+}
 
 
 def _write(path: Path, doc: Any) -> Path:
@@ -71,11 +80,16 @@ def test_ground_truth_subset_and_string_segments(files: tuple[Path, Path]) -> No
     assert gt.durations == {"v2": 50.0}
     everything = load_activitynet_ground_truth(files[0], subset=None)
     assert everything.class_names == ("jump", "run", "swim")
-    with pytest.raises(EvaluationInputError, match=r"subset 'validation' has no videos; subsets present: 'test' \(2 videos\), 'train' \(1 videos\)"):
+    with pytest.raises(
+        EvaluationInputError,
+        match=r"subset 'validation' has no videos; subsets present: 'test' \(2 videos\), 'train' \(1 videos\)",
+    ):
         load_activitynet_ground_truth(files[0], subset="validation")
 
 
-def test_results_round_trip_and_atomic_write(tmp_path: Path, files: tuple[Path, Path], json_backend: str) -> None:
+def test_results_round_trip_and_atomic_write(
+    tmp_path: Path, files: tuple[Path, Path], json_backend: str
+) -> None:
     preds = load_activitynet_results(files[1])
     assert preds.video_ids == ("v1", "v2") and len(preds) == 3
     assert preds.label_names == ("jump", "run")
@@ -84,7 +98,9 @@ def test_results_round_trip_and_atomic_write(tmp_path: Path, files: tuple[Path, 
     again = load_activitynet_results(out)
     assert again.segments.tolist() == preds.segments.tolist()
     assert again.scores.tolist() == preds.scores.tolist()
-    assert [again.label_names[i] for i in again.labels] == [preds.label_names[i] for i in preds.labels]
+    assert [again.label_names[i] for i in again.labels] == [
+        preds.label_names[i] for i in preds.labels
+    ]
     assert sorted(p.name for p in out.parent.iterdir()) == ["copy.json"]  # no temporary left behind
     umask = os.umask(0)
     os.umask(umask)
@@ -97,7 +113,14 @@ def test_results_round_trip_and_atomic_write(tmp_path: Path, files: tuple[Path, 
 
 def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
     target = _write(tmp_path / "r.json", GOOD_RESULTS)
-    bad = Predictions(("v",), ("a",), np.zeros((1, 2)), np.array([object()]), np.zeros(1, np.int64), np.zeros(1, np.int64))  # type: ignore[arg-type]
+    bad = Predictions(
+        ("v",),
+        ("a",),
+        np.zeros((1, 2)),
+        np.array([object()]),
+        np.zeros(1, np.int64),
+        np.zeros(1, np.int64),
+    )  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         write_activitynet_results(target, bad)
     assert json.loads(target.read_text()) == GOOD_RESULTS
@@ -109,16 +132,60 @@ BAD_RESULTS = [
     ({"database": {}}, r'missing "results"', None),
     ({"results": []}, r'"results" must be an object', None),
     ({"results": {"v1": {}}}, r"video 'v1': expected a list of predictions", None),
-    ({"results": {"v1": [_pred("jump", 0.5, [3.0, 1.0])]}}, r"video 'v1', item 0, field 'segment': .*end < start", "segment"),
-    ({"results": {"v1": [_pred("jump", 0.5, [0.0, 1.0]), _pred("jump", 0.5, [float("nan"), 1.0])]}}, r"item 1, field 'segment': .*not finite", "segment"),
-    ({"results": {"v1": [_pred("jump", 0.5, [0.0, float("inf")])]}}, r"field 'segment': .*not finite", "segment"),
-    ({"results": {"v1": [_pred("jump", "high", [0.0, 1.0])]}}, r"field 'score': expected a number, got 'high'", "score"),
-    ({"results": {"v1": [_pred("jump", True, [0.0, 1.0])]}}, r"field 'score': expected a number, got true", "score"),
-    ({"results": {"v1": [_pred("jump", None, [0.0, 1.0])]}}, r"field 'score': expected a number, got null", "score"),
-    ({"results": {"v1": [_pred("jump", 0.5, [0.0, True])]}}, r"field 'segment': expected a number, got true", "segment"),
-    ({"results": {"v1": [_pred("jump", 0.5, [0.0, 1.0, 2.0])]}}, r"field 'segment': expected \[start, end\]", "segment"),
-    ({"results": {"v1": [{"label": "jump", "segment": [0.0, 1.0]}]}}, r"field 'score': missing", "score"),
-    ({"results": {"v1": [_pred(3, 0.5, [0.0, 1.0])]}}, r"field 'label': expected a class name", "label"),
+    (
+        {"results": {"v1": [_pred("jump", 0.5, [3.0, 1.0])]}},
+        r"video 'v1', item 0, field 'segment': .*end < start",
+        "segment",
+    ),
+    (
+        {
+            "results": {
+                "v1": [_pred("jump", 0.5, [0.0, 1.0]), _pred("jump", 0.5, [float("nan"), 1.0])]
+            }
+        },
+        r"item 1, field 'segment': .*not finite",
+        "segment",
+    ),
+    (
+        {"results": {"v1": [_pred("jump", 0.5, [0.0, float("inf")])]}},
+        r"field 'segment': .*not finite",
+        "segment",
+    ),
+    (
+        {"results": {"v1": [_pred("jump", "high", [0.0, 1.0])]}},
+        r"field 'score': expected a number, got 'high'",
+        "score",
+    ),
+    (
+        {"results": {"v1": [_pred("jump", True, [0.0, 1.0])]}},
+        r"field 'score': expected a number, got true",
+        "score",
+    ),
+    (
+        {"results": {"v1": [_pred("jump", None, [0.0, 1.0])]}},
+        r"field 'score': expected a number, got null",
+        "score",
+    ),
+    (
+        {"results": {"v1": [_pred("jump", 0.5, [0.0, True])]}},
+        r"field 'segment': expected a number, got true",
+        "segment",
+    ),
+    (
+        {"results": {"v1": [_pred("jump", 0.5, [0.0, 1.0, 2.0])]}},
+        r"field 'segment': expected \[start, end\]",
+        "segment",
+    ),
+    (
+        {"results": {"v1": [{"label": "jump", "segment": [0.0, 1.0]}]}},
+        r"field 'score': missing",
+        "score",
+    ),
+    (
+        {"results": {"v1": [_pred(3, 0.5, [0.0, 1.0])]}},
+        r"field 'label': expected a class name",
+        "label",
+    ),
     ({"results": {"v1": [[0.0, 1.0]]}}, r"item 0: expected an object", None),
 ]
 
@@ -152,8 +219,18 @@ def test_numeric_strings_are_accepted_as_numbers(tmp_path: Path) -> None:
     ("doc", "message"),
     [
         ({"results": {}}, r'missing "database"'),
-        ({"database": {"v": {"subset": "test", "annotations": [{"label": "a", "segment": [2, 1]}]}}}, r"video 'v', item 0, field 'segment'.*end < start"),
-        ({"database": {"v": {"subset": "test", "annotations": [{"segment": [0, 1]}]}}}, r"field 'label': missing"),
+        (
+            {
+                "database": {
+                    "v": {"subset": "test", "annotations": [{"label": "a", "segment": [2, 1]}]}
+                }
+            },
+            r"video 'v', item 0, field 'segment'.*end < start",
+        ),
+        (
+            {"database": {"v": {"subset": "test", "annotations": [{"segment": [0, 1]}]}}},
+            r"field 'label': missing",
+        ),
     ],
 )
 def test_bad_ground_truth(tmp_path: Path, doc: Any, message: str) -> None:
@@ -171,10 +248,15 @@ def test_missing_files(tmp_path: Path) -> None:
 def test_thumos_text_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "r.txt"
     path.write_text("video_test_1 0 10 7 0.9\nvideo_test_1 0 ten 7 0.9\n")
-    with pytest.raises(EvaluationInputError, match=r"r.txt: video 'video_test_1', field 'end': line 2: 'ten' is not a number"):
+    with pytest.raises(
+        EvaluationInputError,
+        match=r"r.txt: video 'video_test_1', field 'end': line 2: 'ten' is not a number",
+    ):
         read_thumos14_results(path)
     path.write_text("video_test_1 0 10 7\n")
-    with pytest.raises(EvaluationInputError, match="line 1: expected 'video start end class_id score'"):
+    with pytest.raises(
+        EvaluationInputError, match="line 1: expected 'video start end class_id score'"
+    ):
         read_thumos14_results(path)
     path.write_text("")
     assert len(read_thumos14_results(path)) == 0
@@ -182,7 +264,9 @@ def test_thumos_text_errors_name_the_line(tmp_path: Path) -> None:
 
 def test_empty_prediction_file_gives_zero_ap(files: tuple[Path, Path], tmp_path: Path) -> None:
     gt = load_activitynet_ground_truth(files[0])
-    result = evaluate_detection(gt, load_activitynet_results(_write(tmp_path / "e.json", {"results": {}})), "0.5")
+    result = evaluate_detection(
+        gt, load_activitynet_results(_write(tmp_path / "e.json", {"results": {}})), "0.5"
+    )
     assert result.ap.tolist() == [[0.0], [0.0]] and result.mAP.tolist() == [0.0]
 
 
@@ -198,23 +282,31 @@ def test_empty_prediction_file_in_the_cli(
 
 
 def test_ground_truth_without_instances_is_an_error(tmp_path: Path) -> None:
-    gt = load_activitynet_ground_truth(_write(tmp_path / "g.json", {"database": {"v": {"subset": "test", "annotations": []}}}))
+    gt = load_activitynet_ground_truth(
+        _write(tmp_path / "g.json", {"database": {"v": {"subset": "test", "annotations": []}}})
+    )
     assert isinstance(gt, GroundTruth) and len(gt) == 0
     with pytest.raises(EvaluationInputError, match="no action instance"):
-        evaluate_detection(gt, load_activitynet_results(_write(tmp_path / "e.json", {"results": {}})))
+        evaluate_detection(
+            gt, load_activitynet_results(_write(tmp_path / "e.json", {"results": {}}))
+        )
 
 
 # ----------------------------------------------------------------------------- CLI
 
 
-def test_cli_json_is_one_object_with_the_schema(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json_is_one_object_with_the_schema(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([str(files[0]), str(files[1]), "--tiou", "0.1:0.5:0.2", "--json"]) == 0
     out = capsys.readouterr().out
     doc = json.loads(out)  # exactly one JSON document
     assert out.count("\n") == 1
     assert list(doc) == ["tiou_thresholds", "mAP", "average_mAP", "ap"]
     assert doc["tiou_thresholds"] == [0.1, 0.3, 0.5]
-    expected = evaluate_detection(load_activitynet_ground_truth(files[0]), load_activitynet_results(files[1]), "0.1:0.5:0.2")
+    expected = evaluate_detection(
+        load_activitynet_ground_truth(files[0]), load_activitynet_results(files[1]), "0.1:0.5:0.2"
+    )
     assert doc["mAP"] == expected.mAP.tolist() and doc["average_mAP"] == expected.average_mAP
     assert doc["ap"] == {"jump": expected.ap[0].tolist(), "run": expected.ap[1].tolist()}
 
@@ -226,19 +318,36 @@ def test_cli_human_table(files: tuple[Path, Path], capsys: pytest.CaptureFixture
     assert "worst classes" in out and "best classes" in out and "jump" in out
 
 
-def test_cli_unknown_labels(files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = {"results": {"v1": [_pred("jump", 0.9, [0.0, 8.0]), _pred("dance", 0.8, [1.0, 2.0]), _pred("dance", 0.7, [1.0, 2.0])]}}
+def test_cli_unknown_labels(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = {
+        "results": {
+            "v1": [
+                _pred("jump", 0.9, [0.0, 8.0]),
+                _pred("dance", 0.8, [1.0, 2.0]),
+                _pred("dance", 0.7, [1.0, 2.0]),
+            ]
+        }
+    }
     pred = _write(tmp_path / "u.json", doc)
     assert main([str(files[0]), str(pred), "--json"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and str(pred) in err and "video 'v1', item 1, field 'label'" in err and "'dance'" in err
+    assert (
+        err.count("\n") == 1
+        and str(pred) in err
+        and "video 'v1', item 1, field 'label'" in err
+        and "'dance'" in err
+    )
     assert main([str(files[0]), str(pred), "--json", "--ignore-unknown-labels"]) == 0
     captured = capsys.readouterr()
     assert "skipped 2 prediction(s)" in captured.err
     json.loads(captured.out)
 
 
-def test_cli_subset_without_videos_lists_subsets(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_subset_without_videos_lists_subsets(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([str(files[0]), str(files[1]), "--subset", "validation"]) == 2
     assert "subsets present: 'test' (2 videos), 'train' (1 videos)" in capsys.readouterr().err
 
@@ -258,10 +367,13 @@ def test_cli_thumos14_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_error_exits_2_without_traceback(tmp_path: Path, files: tuple[Path, Path]) -> None:
-    bad = _write(tmp_path / "bad.json", "{\n  \"results\": {\"v1\": [}\n}")
+    bad = _write(tmp_path / "bad.json", '{\n  "results": {"v1": [}\n}')
     proc = subprocess.run(
         [sys.executable, "-m", "wtal_blocks.evaluation.cli", str(files[0]), str(bad)],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -272,7 +384,10 @@ def test_cli_error_exits_2_without_traceback(tmp_path: Path, files: tuple[Path, 
 def test_evaluator_import_path_does_not_import_torch() -> None:
     code = "import sys, wtal_blocks.evaluation.cli; assert 'torch' not in sys.modules, 'torch imported'"
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 0, proc.stderr

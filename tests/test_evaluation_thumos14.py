@@ -23,9 +23,14 @@ def _ap(gt: list, dets: list, thresholds: list[float], ambiguous: list | None = 
     """gt: (video, class, s, e); dets: (video, class, s, e, score); ambiguous: (video, s, e)."""
     ambiguous = ambiguous or []
     return average_precision_thumos14(
-        [[s, e] for _, _, s, e in gt], [g[1] for g in gt], [g[0] for g in gt],
-        np.array([[s, e] for _, _, s, e, _ in dets]).reshape(-1, 2), [d[4] for d in dets],
-        [d[1] for d in dets], [d[0] for d in dets], thresholds,
+        [[s, e] for _, _, s, e in gt],
+        [g[1] for g in gt],
+        [g[0] for g in gt],
+        np.array([[s, e] for _, _, s, e, _ in dets]).reshape(-1, 2),
+        [d[4] for d in dets],
+        [d[1] for d in dets],
+        [d[0] for d in dets],
+        thresholds,
         ambiguous_segments=np.array([[s, e] for _, s, e in ambiguous]).reshape(-1, 2),
         ambiguous_videos=[a[0] for a in ambiguous],
     )
@@ -38,7 +43,11 @@ def test_overlap_must_be_strictly_above_threshold() -> None:
 
 def test_ap_is_not_interpolated() -> None:
     # ranking FP, TP with two ground truths: precision 1/2 at the only TP, AP = 0.5 / 2
-    ap = _ap([(0, 0, 0.0, 10.0), (0, 0, 50.0, 60.0)], [(0, 0, 20.0, 30.0, 0.9), (0, 0, 0.0, 10.0, 0.5)], [0.5])
+    ap = _ap(
+        [(0, 0, 0.0, 10.0), (0, 0, 50.0, 60.0)],
+        [(0, 0, 20.0, 30.0, 0.9), (0, 0, 0.0, 10.0, 0.5)],
+        [0.5],
+    )
     assert ap[0, 0] == 0.25
 
 
@@ -71,7 +80,14 @@ def test_confidence_ties_keep_video_order_with_tp_and_fp_interleaved() -> None:
     assert _ap(gt, dets, [0.5])[0, 0] == 0.5
     # with video ranks that put video 1 first, the TP comes first
     ap = average_precision_thumos14(
-        [[0.0, 10.0]], [0], [1], [[0.0, 10.0], [0.0, 10.0]], [0.5, 0.5], [0, 0], [1, 0], [0.5],
+        [[0.0, 10.0]],
+        [0],
+        [1],
+        [[0.0, 10.0], [0.0, 10.0]],
+        [0.5, 0.5],
+        [0, 0],
+        [1, 0],
+        [0.5],
         video_rank=[1, 0],
     )
     assert ap[0, 0] == 1.0
@@ -86,16 +102,44 @@ score = st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9])
 def thumos_case(draw: st.DrawFn) -> tuple[list, list, list, list[float]]:
     n_videos = draw(st.integers(1, 4))
     n_classes = draw(st.integers(1, 3))
-    gts = [(v, c, s, s + ln) for v, c, s, ln in draw(
-        st.lists(st.tuples(st.integers(0, n_videos - 1), st.integers(0, n_classes - 1), coordinate, length), min_size=1, max_size=14)
-    )]
-    dets = [(v, c, s, s + ln, sc) for v, c, s, ln, sc in draw(
-        st.lists(st.tuples(st.integers(0, n_videos), st.integers(0, n_classes - 1), coordinate, length, score), max_size=40)
-    )]
+    gts = [
+        (v, c, s, s + ln)
+        for v, c, s, ln in draw(
+            st.lists(
+                st.tuples(
+                    st.integers(0, n_videos - 1), st.integers(0, n_classes - 1), coordinate, length
+                ),
+                min_size=1,
+                max_size=14,
+            )
+        )
+    ]
+    dets = [
+        (v, c, s, s + ln, sc)
+        for v, c, s, ln, sc in draw(
+            st.lists(
+                st.tuples(
+                    st.integers(0, n_videos),
+                    st.integers(0, n_classes - 1),
+                    coordinate,
+                    length,
+                    score,
+                ),
+                max_size=40,
+            )
+        )
+    ]
     if dets and draw(st.booleans()):
         dets = dets + dets[: draw(st.integers(1, len(dets)))]
-    amb = [(v, s, s + ln) for v, s, ln in draw(st.lists(st.tuples(st.integers(0, n_videos), coordinate, length), max_size=4))]
-    thresholds = draw(st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7]), min_size=1, max_size=4, unique=True))
+    amb = [
+        (v, s, s + ln)
+        for v, s, ln in draw(
+            st.lists(st.tuples(st.integers(0, n_videos), coordinate, length), max_size=4)
+        )
+    ]
+    thresholds = draw(
+        st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7]), min_size=1, max_size=4, unique=True)
+    )
     return gts, dets, amb, thresholds
 
 
@@ -110,7 +154,8 @@ def test_matches_plain_loop_reference(case: tuple[list, list, list, list[float]]
         [(names[v], str(c), s, e) for v, c, s, e in gts],
         [(names[v], str(c), s, e, sc) for v, c, s, e, sc in dets],
         [(names[v], s, e) for v, s, e in amb],
-        classes, thresholds,
+        classes,
+        thresholds,
     )
     for c in range(n_classes):
         if any(g[1] == c for g in gts):
@@ -124,10 +169,14 @@ def test_unknown_class_id_is_an_error_or_skipped(tmp_path: Path) -> None:
     ann_dir.mkdir()
     (ann_dir / "detclasslist.txt").write_text("7 BaseballPitch\n9 BasketballDunk\n")
     (ann_dir / "BaseballPitch_test.txt").write_text("video_test_1  0.0 10.0\n")
-    (ann_dir / "BasketballDunk_test.txt").write_text("video_test_2  5.0 8.0\nvideo_test_2  9.0 12.0\n")
+    (ann_dir / "BasketballDunk_test.txt").write_text(
+        "video_test_2  5.0 8.0\nvideo_test_2  9.0 12.0\n"
+    )
     (ann_dir / "Ambiguous_test.txt").write_text("video_test_1  20.0 30.0\n")
     results = tmp_path / "res.txt"
-    results.write_text("video_test_1.mpeg 0 10 7 0.9\nvideo_test_1 25 26 7 0.95\nvideo_test_2 5 8 9 0.5\nvideo_test_2 0 1 3 0.7\n")
+    results.write_text(
+        "video_test_1.mpeg 0 10 7 0.9\nvideo_test_1 25 26 7 0.95\nvideo_test_2 5 8 9 0.5\nvideo_test_2 0 1 3 0.7\n"
+    )
     ann = load_thumos14_annotations(ann_dir)
     preds = read_thumos14_results(results)
     assert ann.class_ids == (7, 9) and len(ann.ambiguous_segments) == 1
@@ -161,14 +210,33 @@ def test_turn_scnn_matches_reference_at_every_threshold(shared_data: Path) -> No
     by_id = dict(zip(map(str, ann.class_ids), ann.class_names, strict=True))
     thresholds = [0.1, 0.3, 0.5, 0.7]
     ref_ap, ref_map = thumos14_map(
-        [(ann.video_ids[v], ann.class_names[c], s, e) for (s, e), c, v in zip(ann.segments.tolist(), ann.labels.tolist(), ann.videos.tolist(), strict=True)],
+        [
+            (ann.video_ids[v], ann.class_names[c], s, e)
+            for (s, e), c, v in zip(
+                ann.segments.tolist(), ann.labels.tolist(), ann.videos.tolist(), strict=True
+            )
+        ],
         [
             (preds.video_ids[v], by_id[preds.label_names[c]], s, e, sc)
-            for (s, e), c, v, sc in zip(preds.segments.tolist(), preds.labels.tolist(), preds.videos.tolist(), preds.scores.tolist(), strict=True)
+            for (s, e), c, v, sc in zip(
+                preds.segments.tolist(),
+                preds.labels.tolist(),
+                preds.videos.tolist(),
+                preds.scores.tolist(),
+                strict=True,
+            )
         ],
-        [(ann.video_ids[v], s, e) for (s, e), v in zip(ann.ambiguous_segments.tolist(), ann.ambiguous_videos.tolist(), strict=True)],
-        list(ann.class_names), thresholds,
+        [
+            (ann.video_ids[v], s, e)
+            for (s, e), v in zip(
+                ann.ambiguous_segments.tolist(), ann.ambiguous_videos.tolist(), strict=True
+            )
+        ],
+        list(ann.class_names),
+        thresholds,
     )
     result = evaluate_thumos14(ann, preds, thresholds)
     np.testing.assert_allclose(result.mAP, ref_map, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(result.ap, [ref_ap[c] for c in result.class_names], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        result.ap, [ref_ap[c] for c in result.class_names], rtol=0, atol=1e-12
+    )

@@ -29,7 +29,12 @@ def _net(seed: int, c: int = 5) -> UncertaintyModelingNet:
 def _compare(got, want) -> None:  # type: ignore[no-untyped-def]
     key = lambda d: (d[0], round(d[2], 9), round(d[3], 9), -d[1])  # noqa: E731
     g = sorted(
-        [(int(lab), float(s), float(a), float(b)) for lab, s, (a, b) in zip(got.labels.tolist(), got.scores.tolist(), got.segments.tolist(), strict=True)],
+        [
+            (int(lab), float(s), float(a), float(b))
+            for lab, s, (a, b) in zip(
+                got.labels.tolist(), got.scores.tolist(), got.segments.tolist(), strict=True
+            )
+        ],
         key=key,
     )
     w = sorted(want, key=key)
@@ -81,19 +86,39 @@ def test_random_cas_and_magnitudes_match_reference() -> None:
     act = mags.topk(3, dim=1).indices
     bkg = (-mags).topk(7, dim=1).indices
     vs = torch.tensor([[0.5, 0.3, 0.1, 0.1], [0.1, 0.15, 0.05, 0.7]], dtype=f64)
-    pseudo = PseudoSegments(act, torch.ones_like(act, dtype=torch.bool), bkg, torch.ones_like(bkg, dtype=torch.bool), torch.full((b,), 3), torch.full((b,), 7))
+    pseudo = PseudoSegments(
+        act,
+        torch.ones_like(act, dtype=torch.bool),
+        bkg,
+        torch.ones_like(bkg, dtype=torch.bool),
+        torch.full((b,), 3),
+        torch.full((b,), 7),
+    )
     z = torch.zeros(b, t, 1, dtype=f64)
     output = UMOutput(vs, vs, z, z, z, cas_softmax, cas_softmax, mags, pseudo, None)
     dets = UMPostProcessor()(output, [300, 30])
     cfg = UMInferenceConfig()
     for n in range(b):
-        want = ref.detect_video(cas_softmax[n].tolist(), mags[n].tolist(), act[n].tolist(), bkg[n].tolist(), vs[n].tolist(), [300, 30][n], cfg.cas_thresholds, cfg.magnitude_thresholds)
+        want = ref.detect_video(
+            cas_softmax[n].tolist(),
+            mags[n].tolist(),
+            act[n].tolist(),
+            bkg[n].tolist(),
+            vs[n].tolist(),
+            [300, 30][n],
+            cfg.cas_thresholds,
+            cfg.magnitude_thresholds,
+        )
         _compare(dets[n], want)
 
 
 def test_class_selection_fallback_and_minmax() -> None:
     vs = torch.tensor([[0.1, 0.15, 0.05], [0.3, 0.2, 0.5], [0.19999, 0.2, 0.1]])
-    assert select_classes(vs, 0.2).tolist() == [[False, True, False], [True, True, True], [False, True, False]]
+    assert select_classes(vs, 0.2).tolist() == [
+        [False, True, False],
+        [True, True, True],
+        [False, True, False],
+    ]
     x = torch.tensor([[[-1.0, 2.0], [3.0, 2.0], [1.0, 2.0]]])
     got = minmax_over_time(x)
     # column 0: max 3, min relu(-1)=0 -> x/3 clipped; column 1: constant -> denominator 1

@@ -84,7 +84,9 @@ def test_training_mode_applies_both_dropouts() -> None:
         net.train()
         outs = [net(x) for _ in range(2)]
     assert not torch.allclose(outs[0].cas, eval_cas)  # classifier-input dropout is active
-    assert not outs[0].pseudo.action_index.equal(outs[1].pseudo.action_index)  # so is the selection mask
+    assert not outs[0].pseudo.action_index.equal(
+        outs[1].pseudo.action_index
+    )  # so is the selection mask
 
 
 def test_cpu_gemm_embedding_equals_conv1d() -> None:
@@ -93,9 +95,13 @@ def test_cpu_gemm_embedding_equals_conv1d() -> None:
     with torch.no_grad():
         cas, feats = net.cas_module(x)
         conv = net.cas_module.conv[0]
-        want = torch.relu(torch.nn.functional.conv1d(x.transpose(1, 2), conv.weight, conv.bias, padding=1))
+        want = torch.relu(
+            torch.nn.functional.conv1d(x.transpose(1, 2), conv.weight, conv.bias, padding=1)
+        )
         torch.testing.assert_close(feats, want.transpose(1, 2))
-        want_cas = torch.nn.functional.conv1d(want, net.cas_module.classifier[0].weight).transpose(1, 2)
+        want_cas = torch.nn.functional.conv1d(want, net.cas_module.classifier[0].weight).transpose(
+            1, 2
+        )
         torch.testing.assert_close(cas, want_cas)
 
 
@@ -174,8 +180,14 @@ def test_explicit_noise_makes_batch_slices_reproducible() -> None:
     torch.testing.assert_close(whole.video_scores, torch.cat([h.video_scores for h in halves]))
     assert whole.pseudo.action_index.equal(torch.cat([h.pseudo.action_index for h in halves]))
     # the noise is what the dropout would have been: manual computation with the same masks
-    h = torch.relu(torch.nn.functional.conv1d(x.transpose(1, 2), net.cas_module.conv[0].weight, net.cas_module.conv[0].bias, padding=1))
-    cas = torch.nn.functional.conv1d(h * noise.features.transpose(1, 2), net.cas_module.classifier[0].weight).transpose(1, 2)
+    h = torch.relu(
+        torch.nn.functional.conv1d(
+            x.transpose(1, 2), net.cas_module.conv[0].weight, net.cas_module.conv[0].bias, padding=1
+        )
+    )
+    cas = torch.nn.functional.conv1d(
+        h * noise.features.transpose(1, 2), net.cas_module.classifier[0].weight
+    ).transpose(1, 2)
     torch.testing.assert_close(whole.cas, cas)
     net.eval()  # eval mode ignores noise
     torch.testing.assert_close(net(x, noise=noise).cas, net(x).cas)

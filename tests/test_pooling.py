@@ -46,7 +46,9 @@ def test_ratio_uses_floor_and_clamps_to_one() -> None:
     assert k_from_ratio(torch.tensor([15]), 7.5).tolist() == [2]
     # Python's floor division, as the official ``T // r``: 11 // 2.2 == 4, not floor(11 / 2.2) == 5
     assert int(k_from_ratio(11, 2.2)) == 4 and int(k_from_ratio(1, 1.1)) == 1
-    assert [int(k_from_ratio(n, 0.1 * 13)) for n in range(1, 40)] == [max(1, int(n // (0.1 * 13))) for n in range(1, 40)]
+    assert [int(k_from_ratio(n, 0.1 * 13)) for n in range(1, 40)] == [
+        max(1, int(n // (0.1 * 13))) for n in range(1, 40)
+    ]
     scores = torch.randn(2, 8, 3)  # T < ratio
     torch.testing.assert_close(topk_mil_pooling(scores, ratio=9), scores.max(dim=1).values)
 

@@ -235,7 +235,11 @@ _EXTREMES = {
     st.sampled_from([torch.float32, torch.float64]),
     # on CUDA each power-of-two bucket of T is another compilation (seconds each): one bucket
     # there, every small T under the interpreter
-    st.tuples(st.integers(1, 3), st.integers(17, 32) if DEVICE.type == "cuda" else st.integers(1, 24), st.integers(1, 3)),
+    st.tuples(
+        st.integers(1, 3),
+        st.integers(17, 32) if DEVICE.type == "cuda" else st.integers(1, 24),
+        st.integers(1, 3),
+    ),
     st.booleans(),
     st.booleans(),
     st.data(),

@@ -31,7 +31,11 @@ def test_every_public_name_resolves_and_is_in_the_static_view() -> None:
     tree = ast.parse((REPO_ROOT / "wtal_blocks" / "__init__.py").read_text())
     static: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+        ):
             for imp in node.body:
                 assert isinstance(imp, ast.ImportFrom)
                 static |= {a.asname or a.name for a in imp.names}
@@ -45,6 +49,10 @@ def test_import_is_lazy() -> None:
 
 def test_quick_tour_runs() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "wtal_blocks"], check=True, cwd=REPO_ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "wtal_blocks"],
+        check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "k_act=83 k_bkg=187" in out and "loss_total=" in out

@@ -21,7 +21,9 @@ f64 = torch.float64
 def _as_tuples(p: VideoProposals) -> list[tuple[int, float, float, float]]:
     return [
         (int(lab), float(s), float(a), float(e))
-        for lab, s, (a, e) in zip(p.labels.tolist(), p.scores.tolist(), p.segments.tolist(), strict=True)
+        for lab, s, (a, e) in zip(
+            p.labels.tolist(), p.scores.tolist(), p.segments.tolist(), strict=True
+        )
     ]
 
 
@@ -34,7 +36,14 @@ def assert_same_proposals(got: VideoProposals, want: list[tuple[int, float, floa
         assert a[1] == pytest.approx(b[1], abs=1e-9)
 
 
-def _check(cas: torch.Tensor, vs: torch.Tensor, classes: torch.Tensor, lengths: list[int], u: torch.Tensor | None, **kw: object) -> None:
+def _check(
+    cas: torch.Tensor,
+    vs: torch.Tensor,
+    classes: torch.Tensor,
+    lengths: list[int],
+    u: torch.Tensor | None,
+    **kw: object,
+) -> None:
     gen = ProposalGenerator(**kw)  # type: ignore[arg-type]
     per = gen(cas, vs, lengths, auxiliary=u, classes=classes).split()
     for b in range(cas.shape[0]):
@@ -64,13 +73,21 @@ def test_smooth_realistic_cas_matches_reference() -> None:
     t = torch.linspace(0, 12, 60, dtype=f64)
     cas = ((torch.sin(t)[:, None] * torch.tensor([1.0, 0.5, -0.3], dtype=f64)) * 0.5 + 0.5)[None]
     u = (torch.cos(t) * 0.5 + 0.5)[None]
-    _check(cas, torch.tensor([[0.5, 0.3, 0.2]], dtype=f64), torch.ones(1, 3, dtype=torch.bool), [240], u)
+    _check(
+        cas,
+        torch.tensor([[0.5, 0.3, 0.2]], dtype=f64),
+        torch.ones(1, 3, dtype=torch.bool),
+        [240],
+        u,
+    )
 
 
 @pytest.mark.parametrize(
     "cas",
     [
-        torch.zeros(1, 8, 2, dtype=f64),  # all zero: no candidate except at threshold 0? (> 0 needed)
+        torch.zeros(
+            1, 8, 2, dtype=f64
+        ),  # all zero: no candidate except at threshold 0? (> 0 needed)
         torch.full((1, 8, 2), 0.3, dtype=f64),  # constant: one run covering everything
         torch.ones(1, 1, 2, dtype=f64),  # a single segment
         torch.tensor([[[1.0], [0.0], [0.0], [1.0]]], dtype=f64),  # runs touching both ends
@@ -88,7 +105,9 @@ def test_lone_candidate_at_position_zero_is_dropped_in_faithful_mode() -> None:
     vs = torch.ones(1, 1, dtype=f64)
     gen = ProposalGenerator(thresholds=[0.5], auxiliary_thresholds=[], min_length=1, scale=24)
     assert len(gen(cas, vs, [2]).split()[0]) == 0
-    loose = ProposalGenerator(thresholds=[0.5], auxiliary_thresholds=[], min_length=1, scale=24, faithful=False)
+    loose = ProposalGenerator(
+        thresholds=[0.5], auxiliary_thresholds=[], min_length=1, scale=24, faithful=False
+    )
     p = loose(cas, vs, [2]).split()[0]
     assert len(p) == 1 and p.segments[0, 0].item() == 0.0
 
@@ -130,15 +149,24 @@ def test_chunking_does_not_change_results() -> None:
 def test_defaults_are_the_official_settings() -> None:
     gen = ProposalGenerator()
     assert gen.thresholds == UM_CAS_THRESHOLDS and len(gen.thresholds) == 10
-    assert gen.auxiliary_thresholds == UM_MAGNITUDE_THRESHOLDS and len(gen.auxiliary_thresholds) == 9
-    assert (gen.scale, gen.outer_ratio, gen.video_score_weight, gen.min_length) == (24, 0.25, 0.2, 2)
+    assert (
+        gen.auxiliary_thresholds == UM_MAGNITUDE_THRESHOLDS and len(gen.auxiliary_thresholds) == 9
+    )
+    assert (gen.scale, gen.outer_ratio, gen.video_score_weight, gen.min_length) == (
+        24,
+        0.25,
+        0.2,
+        2,
+    )
     assert ProposalGenerator(faithful=False).auxiliary_thresholds[2] == 0.45
 
 
 def test_time_conversion() -> None:
     # one run over the whole upsampled video: [0, 24T) positions -> [0, 16 L / 25] seconds
     cas = torch.full((1, 10, 1), 0.5, dtype=f64)
-    p = ProposalGenerator(thresholds=[0.1], auxiliary_thresholds=[])(cas, torch.ones(1, 1, dtype=f64), [937]).split()[0]
+    p = ProposalGenerator(thresholds=[0.1], auxiliary_thresholds=[])(
+        cas, torch.ones(1, 1, dtype=f64), [937]
+    ).split()[0]
     t_factor = (16 * 937) / (24 * 10 * 25)  # the official expression, one rounding
     assert p.segments.tolist() == [[0.0, 240 * t_factor]]
     assert p.segments[0, 1].item() == pytest.approx(16 * 937 / 25)
@@ -146,8 +174,18 @@ def test_time_conversion() -> None:
 
 @given(st.integers(1, 12), st.integers(1, 3), st.randoms(use_true_random=False))
 def test_property_matches_reference(t: int, c: int, rnd) -> None:  # type: ignore[no-untyped-def]
-    cas = torch.tensor([[[rnd.choice([0.0, 0.1, 0.2, 0.5, 1.0, rnd.random()]) for _ in range(c)] for _ in range(t)]], dtype=f64)
-    u = torch.tensor([[rnd.choice([0.0, 0.4, 0.5, 1.0, rnd.random()]) for _ in range(t)]], dtype=f64)
+    cas = torch.tensor(
+        [
+            [
+                [rnd.choice([0.0, 0.1, 0.2, 0.5, 1.0, rnd.random()]) for _ in range(c)]
+                for _ in range(t)
+            ]
+        ],
+        dtype=f64,
+    )
+    u = torch.tensor(
+        [[rnd.choice([0.0, 0.4, 0.5, 1.0, rnd.random()]) for _ in range(t)]], dtype=f64
+    )
     vs = torch.softmax(torch.tensor([[rnd.random() for _ in range(c)]], dtype=f64), 1)
     _check(cas, vs, torch.ones(1, c, dtype=torch.bool), [t + rnd.randint(0, 50)], u)
 
@@ -155,13 +193,31 @@ def test_property_matches_reference(t: int, c: int, rnd) -> None:  # type: ignor
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 3), [5]), r"video_scores must have shape \(B, C\) = \(1, 2\), got \(1, 3\)"),
-        (lambda g: g(torch.rand(2, 5, 2), torch.rand(2, 2), [5]), r"num_segments must have one entry per video \(B = 2\), got 1"),
+        (
+            lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 3), [5]),
+            r"video_scores must have shape \(B, C\) = \(1, 2\), got \(1, 3\)",
+        ),
+        (
+            lambda g: g(torch.rand(2, 5, 2), torch.rand(2, 2), [5]),
+            r"num_segments must have one entry per video \(B = 2\), got 1",
+        ),
         (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [0]), r"num_segments must be >= 1"),
-        (lambda g: g(torch.full((1, 5, 2), float("nan")), torch.rand(1, 2), [5]), r"scores must be finite"),
-        (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [5], auxiliary=torch.rand(1, 4)), r"auxiliary must have shape \(B, T\) = \(1, 5\)"),
-        (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [5], classes=torch.ones(1, 2)), r"classes must be a \(B, C\) = \(1, 2\) boolean tensor"),
-        (lambda g: g(torch.rand(5), torch.rand(1, 2), [5]), r"scores must have shape \(B, T, C\) or \(T, C\)"),
+        (
+            lambda g: g(torch.full((1, 5, 2), float("nan")), torch.rand(1, 2), [5]),
+            r"scores must be finite",
+        ),
+        (
+            lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [5], auxiliary=torch.rand(1, 4)),
+            r"auxiliary must have shape \(B, T\) = \(1, 5\)",
+        ),
+        (
+            lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [5], classes=torch.ones(1, 2)),
+            r"classes must be a \(B, C\) = \(1, 2\) boolean tensor",
+        ),
+        (
+            lambda g: g(torch.rand(5), torch.rand(1, 2), [5]),
+            r"scores must have shape \(B, T, C\) or \(T, C\)",
+        ),
     ],
 )
 def test_bad_input(call, match: str) -> None:  # type: ignore[no-untyped-def]

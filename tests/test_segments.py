@@ -26,10 +26,14 @@ def test_upsample_matches_reference(t: int) -> None:
 
 
 def test_upsample_matches_scipy_bit_for_bit_on_float32() -> None:
-    interpolate = pytest.importorskip("scipy.interpolate", reason="SciPy is the official code's interpolator")
+    interpolate = pytest.importorskip(
+        "scipy.interpolate", reason="SciPy is the official code's interpolator"
+    )
     x = torch.rand(1, 750, 2)  # float32 CAS, as the official pipeline feeds it
     out = upsample_linear(x, 24)
-    f = interpolate.interp1d(np.arange(750), x[0].numpy(), kind="linear", axis=0, fill_value="extrapolate")
+    f = interpolate.interp1d(
+        np.arange(750), x[0].numpy(), kind="linear", axis=0, fill_value="extrapolate"
+    )
     want = f(np.arange(0, 750, 1 / 24))
     assert np.array_equal(out[0].numpy(), want)
 
@@ -85,7 +89,13 @@ def test_find_runs_multi_dim_and_bad_dtype() -> None:
         find_runs(torch.zeros(3, 4))
 
 
-@pytest.mark.parametrize(("start", "stop", "step"), [(0.0, 0.25, 0.025), (0.4, 0.625, 0.025), (0.1, 0.75, 0.05), (1, 10, 3)])
+@pytest.mark.parametrize(
+    ("start", "stop", "step"),
+    [(0.0, 0.25, 0.025), (0.4, 0.625, 0.025), (0.1, 0.75, 0.05), (1, 10, 3)],
+)
 def test_numpy_arange_is_exact(start: float, stop: float, step: float) -> None:
     assert numpy_arange(start, stop, step) == tuple(np.arange(start, stop, step).tolist())
-    assert len(numpy_arange(0.4, 0.625, 0.025)) == 9 and numpy_arange(0.4, 0.625, 0.025)[2] == 0.45000000000000007
+    assert (
+        len(numpy_arange(0.4, 0.625, 0.025)) == 9
+        and numpy_arange(0.4, 0.625, 0.025)[2] == 0.45000000000000007
+    )

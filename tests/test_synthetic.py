@@ -23,7 +23,9 @@ from wtal_blocks.data.synthetic import (
 from wtal_blocks.evaluation import load_activitynet_ground_truth
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TINY = SyntheticSpec(num_train=4, num_test=3, rgb_dim=16, flow_dim=8, median_duration=40.0, max_duration=80.0)
+TINY = SyntheticSpec(
+    num_train=4, num_test=3, rgb_dim=16, flow_dim=8, median_duration=40.0, max_duration=80.0
+)
 
 
 def _digest(ds: SyntheticWTAL, indices: range) -> str:
@@ -63,7 +65,13 @@ def test_identical_in_another_process() -> None:
         "print(_digest(SyntheticWTAL('train', preset='demo'), range(3)))"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    there = subprocess.run([sys.executable, "-c", code, str(REPO_ROOT)], capture_output=True, text=True, env=env, check=True)
+    there = subprocess.run(
+        [sys.executable, "-c", code, str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert there.stdout.strip() == here
 
 
@@ -78,7 +86,9 @@ def test_train_and_test_are_different_videos() -> None:
 
 
 @pytest.mark.parametrize(("preset", "rgb", "flow"), [("demo", 128, 128), ("thumos", 1024, 1024)])
-def test_features_are_nonnegative_float32_of_the_preset_size(preset: str, rgb: int, flow: int) -> None:
+def test_features_are_nonnegative_float32_of_the_preset_size(
+    preset: str, rgb: int, flow: int
+) -> None:
     sizes = {"all": rgb + flow, "rgb": rgb, "flow": flow}
     for modal, dim in sizes.items():
         ds = SyntheticWTAL("test", preset=preset, modal=modal)  # type: ignore[arg-type]
@@ -113,7 +123,9 @@ def test_thumos_preset_lengths_and_instance_counts_are_realistic() -> None:
         counts = np.asarray([len(db[v]["annotations"]) for v in ds.video_ids])
         assert counts.min() >= 1 and 5 <= np.median(counts) <= 15 and 8 <= counts.mean() <= 22
         assert counts.max() >= 40  # a heavy tail, as VolleyballSpiking / CleanAndJerk videos
-        lengths = np.asarray([b - a for v in db.values() for a, b in (x["segment"] for x in v["annotations"])])
+        lengths = np.asarray(
+            [b - a for v in db.values() for a, b in (x["segment"] for x in v["annotations"])]
+        )
         assert 2.0 <= np.median(lengths) <= 5.0 and np.percentile(lengths, 95) <= 15.0
         coverage = lengths.sum() / ds.durations.sum()
         assert 0.15 <= coverage <= 0.4
@@ -126,7 +138,9 @@ def test_every_video_has_labels_and_instances_inside_it() -> None:
         for i, vid in enumerate(ds.video_ids):
             anns = db[vid]["annotations"]
             assert anns, vid
-            assert {THUMOS14_CLASSES.index(a["label"]) for a in anns} == set(np.flatnonzero(ds.labels[i]).tolist())
+            assert {THUMOS14_CLASSES.index(a["label"]) for a in anns} == set(
+                np.flatnonzero(ds.labels[i]).tolist()
+            )
             for a in anns:
                 start, end = a["segment"]
                 assert 0.0 <= start < end <= db[vid]["duration"] + 1e-9
@@ -159,7 +173,9 @@ def test_bad_arguments_are_named() -> None:
 # -- the phenomenon -----------------------------------------------------------------------
 
 
-def _features_by_kind(ds: SyntheticWTAL, videos: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _features_by_kind(
+    ds: SyntheticWTAL, videos: range
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     feats, kinds, classes = [], [], []
     for i in videos:
         feats.append(ds.load_features(i))
@@ -174,7 +190,9 @@ def demo_test_segments() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _features_by_kind(ds, range(len(ds)))
 
 
-def test_every_kind_of_segment_occurs(demo_test_segments: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_every_kind_of_segment_occurs(
+    demo_test_segments: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     _, kinds, _ = demo_test_segments
     share = np.bincount(kinds, minlength=len(SegmentKind)) / len(kinds)
     assert (share > 0.02).all(), share
@@ -224,7 +242,9 @@ def test_actions_share_a_motion_component_across_classes(
     # context -> same-class action is closer than context -> other-class action
     both = cosine(np.concatenate([np.stack(ctx_means), np.stack(act_means)]))
     cross = both[: len(diffs), len(diffs) :]
-    assert (np.diag(cross)[:, None] > cross + 1e-6 * np.eye(len(diffs))).sum() >= 0.9 * len(diffs) * (len(diffs) - 1)
+    assert (np.diag(cross)[:, None] > cross + 1e-6 * np.eye(len(diffs))).sum() >= 0.9 * len(
+        diffs
+    ) * (len(diffs) - 1)
 
 
 # -- the official layout ------------------------------------------------------------------
@@ -243,7 +263,9 @@ def test_write_official_layout_round_trip(tmp_path: Path) -> None:
             np.testing.assert_array_equal(disk.labels, mem.labels)
             np.testing.assert_allclose(disk.durations, mem.durations)
             for i in range(len(mem)):
-                np.testing.assert_array_equal(np.asarray(disk.load_features(i)), mem.load_features(i))
+                np.testing.assert_array_equal(
+                    np.asarray(disk.load_features(i)), mem.load_features(i)
+                )
         for vid, entry in syn.ground_truth()["database"].items():
             assert gt["database"][vid] == entry
     loaded = load_activitynet_ground_truth(root / "gt.json", subset="test")
@@ -261,8 +283,29 @@ def test_official_layout_trains_with_the_thumos_recipe(tmp_path: Path) -> None:
 
     root = write_official_layout(tmp_path / "syn", preset=TINY)
     out = tmp_path / "run"
-    argv = ["train", "--data-root", str(root), "--modal", "rgb", "--iterations", "2", "--batch-size", "2"]
-    argv += ["--num-segments", "16", "--embed-dim", "32", "--eval-every", "0", "--device", "cpu", "--output-dir", str(out)]
+    argv = [
+        "train",
+        "--data-root",
+        str(root),
+        "--modal",
+        "rgb",
+        "--iterations",
+        "2",
+        "--batch-size",
+        "2",
+    ]
+    argv += [
+        "--num-segments",
+        "16",
+        "--embed-dim",
+        "32",
+        "--eval-every",
+        "0",
+        "--device",
+        "cpu",
+        "--output-dir",
+        str(out),
+    ]
     assert main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["step"] == 2 and 0.0 <= metrics["average_mAP"] <= 1.0

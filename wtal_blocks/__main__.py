@@ -18,12 +18,18 @@ def main() -> None:
     print(f"wtal_blocks {__version__}: one UM training step on random features")
     out = net(features)
     total, terms = objective(
-        out.video_scores, out.background_scores, out.action_features, out.background_features, labels
+        out.video_scores,
+        out.background_scores,
+        out.action_features,
+        out.background_features,
+        labels,
     )
     optimiser.zero_grad()
     total.backward()
     optimiser.step()
-    print(f"  k_act={int(out.pseudo.k_act[0])} k_bkg={int(out.pseudo.k_bkg[0])}  CAS {tuple(out.cas.shape)}")
+    print(
+        f"  k_act={int(out.pseudo.k_act[0])} k_bkg={int(out.pseudo.k_bkg[0])}  CAS {tuple(out.cas.shape)}"
+    )
     print("  " + "  ".join(f"{k}={float(v):.4f}" for k, v in terms.items()))
 
 

@@ -37,14 +37,20 @@ class _Grid:
         # SciPy's bracket: lo = clip(searchsorted_left(arange(T), pos), 1, T_b-1) - 1;
         # searchsorted on integers is ceil(pos); the clip at T_b - 1 is applied per row
         self.piece = torch.ceil(self.pos).long().clamp(min=1) - 1  # piece index before the top clip
-        self.start = torch.searchsorted(self.piece, torch.arange(t + 1, device=device))  # first point of each piece
+        self.start = torch.searchsorted(
+            self.piece, torch.arange(t + 1, device=device)
+        )  # first point of each piece
         frac = self.pos - self.piece.to(torch.float64)
-        self.frac_prefix = torch.nn.functional.pad(torch.cumsum(frac, 0), (1, 0))  # Σ_{j'<j} frac_j'
+        self.frac_prefix = torch.nn.functional.pad(
+            torch.cumsum(frac, 0), (1, 0)
+        )  # Σ_{j'<j} frac_j'
         # one extra entry so that "one past the last point" has a piece too
         self.piece_ext = torch.cat([self.piece, self.piece[-1:]])
         last = j.shape[0] - 1
         self.pos_first = self.pos[self.start[:t].clamp(max=last)]  # first point of each piece
-        self.pos_last = self.pos[(self.start[1:] - 1).clamp(max=last)]  # its last point (before the row's tail)
+        self.pos_last = self.pos[
+            (self.start[1:] - 1).clamp(max=last)
+        ]  # its last point (before the row's tail)
         self.max_width = int((self.start[1:] - self.start[:-1]).max()) if t > 1 else scale
         self.scale = scale
 
@@ -74,8 +80,12 @@ class PiecewiseLinear:
         y_hi = torch.gather(y, 1, (self.lo + 1).clamp(max=t - 1))
         single = (lengths == 1)[:, None]
         self.a = y_lo.to(f64)
-        self.b = torch.where(single, torch.zeros((), dtype=f64, device=y.device), (y_hi - y_lo).to(f64))
-        self.extra = (g - self.lo).to(f64)  # 1 on the tail piece, whose points have piece index lo + 1
+        self.b = torch.where(
+            single, torch.zeros((), dtype=f64, device=y.device), (y_hi - y_lo).to(f64)
+        )
+        self.extra = (g - self.lo).to(
+            f64
+        )  # 1 on the tail piece, whose points have piece index lo + 1
         self.tail = g == (lengths[:, None] - 1)
         self.hold = self.tail & ~torch.tensor(extrapolate, device=y.device) & ~single
         grid = self.grid
@@ -88,7 +98,9 @@ class PiecewiseLinear:
         n = (self.end - self.first).to(f64)
         frac_sum = grid.frac_prefix[self.end] - grid.frac_prefix[self.first] + n * self.extra
         frac_sum = torch.where(self.hold, n, frac_sum)
-        piece_sum = torch.where(self.valid, n * self.a + self.b * frac_sum, torch.zeros((), dtype=f64, device=y.device))
+        piece_sum = torch.where(
+            self.valid, n * self.a + self.b * frac_sum, torch.zeros((), dtype=f64, device=y.device)
+        )
         self.before = torch.nn.functional.pad(torch.cumsum(piece_sum, 1), (1, 0))  # (R, T+1)
         self._t = t
         self._a_flat = self.a.reshape(-1)
@@ -101,7 +113,11 @@ class PiecewiseLinear:
         flat = row * self._t + piece
         length = self.lengths[row]
         lo = torch.minimum(piece, (length - 2).clamp(min=0))
-        hold = (piece == length - 1) & (length > 1) if not self.extrapolate else torch.zeros_like(piece, dtype=torch.bool)
+        hold = (
+            (piece == length - 1) & (length > 1)
+            if not self.extrapolate
+            else torch.zeros_like(piece, dtype=torch.bool)
+        )
         f64 = torch.float64
         return torch.stack(
             [
@@ -166,11 +182,17 @@ class PiecewiseLinear:
         thr = torch.tensor(sorted(thresholds), dtype=torch.float64, device=device)
 
         def level(v: Tensor) -> Tensor:
-            return torch.where(v > 0, torch.searchsorted(thr, v.contiguous(), right=True), torch.zeros((), dtype=torch.long, device=device))
+            return torch.where(
+                v > 0,
+                torch.searchsorted(thr, v.contiguous(), right=True),
+                torch.zeros((), dtype=torch.long, device=device),
+            )
 
         rows = self.a.shape[0]
         # levels at the first and last point of every piece, with dense (rows, T) arithmetic
-        last_pos = torch.where(self.tail, self.grid.pos[(self.scale * self.lengths - 1)][:, None], self.grid.pos_last)
+        last_pos = torch.where(
+            self.tail, self.grid.pos[(self.scale * self.lengths - 1)][:, None], self.grid.pos_last
+        )
         v_first = self._dense_value(self.grid.pos_first.expand_as(self.a))
         v_last = self._dense_value(last_pos)
         zero = torch.zeros((), dtype=torch.long, device=device)

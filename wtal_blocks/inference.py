@@ -118,7 +118,9 @@ class UMPostProcessor:
         scores, class indices), in descending score order.
     """
 
-    def __init__(self, config: UMInferenceConfig | None = None, *, backend: str | None = None) -> None:
+    def __init__(
+        self, config: UMInferenceConfig | None = None, *, backend: str | None = None
+    ) -> None:
         self.config = config or UMInferenceConfig()
         c = self.config
         self.generator = ProposalGenerator(
@@ -136,7 +138,9 @@ class UMPostProcessor:
 
     def scores(self, output: UMOutput) -> tuple[Tensor, Tensor]:
         """Fused (or softmax) CAS ``(B, T, C)`` and the normalised magnitude ``u (B, T)``."""
-        u = minmax_action_probability(output.magnitudes, output.action_magnitude, output.background_magnitude)
+        u = minmax_action_probability(
+            output.magnitudes, output.action_magnitude, output.background_magnitude
+        )
         if output.mask is not None:
             u = u.masked_fill(~output.mask, 0.0)
         if self.config.scoring == "softmax":
@@ -144,22 +148,39 @@ class UMPostProcessor:
         return minmax_over_time(output.cas_softmax * u[:, :, None], output.mask), u
 
     def proposals(
-        self, output: UMOutput, num_segments: Tensor | Sequence[int], durations: Tensor | Sequence[float] | None = None
+        self,
+        output: UMOutput,
+        num_segments: Tensor | Sequence[int],
+        durations: Tensor | Sequence[float] | None = None,
     ) -> ProposalBatch:
         """All proposals before NMS (flat, for the whole batch)."""
         for name in ("cas_softmax", "magnitudes", "video_scores"):
             value = getattr(output, name)
-            check_finite(name, value if output.mask is None or (value.dim() == 2 and name == "video_scores") else value[output.mask])
+            check_finite(
+                name,
+                value
+                if output.mask is None or (value.dim() == 2 and name == "video_scores")
+                else value[output.mask],
+            )
         with set_validation(False):  # everything below is derived from the checked tensors
             cas, u = self.scores(output)
             classes = select_classes(output.video_scores, self.config.class_threshold)
             aux = u if self.config.scoring == "fused" else None
             return self.generator(
-                cas, output.video_scores, num_segments, auxiliary=aux, classes=classes, mask=output.mask, durations=durations
+                cas,
+                output.video_scores,
+                num_segments,
+                auxiliary=aux,
+                classes=classes,
+                mask=output.mask,
+                durations=durations,
             )
 
     def __call__(
-        self, output: UMOutput, num_segments: Tensor | Sequence[int], durations: Tensor | Sequence[float] | None = None
+        self,
+        output: UMOutput,
+        num_segments: Tensor | Sequence[int],
+        durations: Tensor | Sequence[float] | None = None,
     ) -> list[VideoProposals]:
         """Detections per video; ``durations`` (seconds) switches to duration-based times."""
         batch = self.proposals(output, num_segments, durations)
@@ -174,4 +195,3 @@ class UMPostProcessor:
             backend=self.backend,
         )
         return batch.select(keep).split()
-

@@ -96,7 +96,9 @@ def video_classification_loss(
     check_probabilities("video_scores", video_scores)
     check_finite("labels", labels)
     if validation_enabled() and labels.numel() and bool((labels < 0).any()):
-        raise ValueError(f"labels must be non-negative (multi-hot), got minimum {float(labels.min())}")
+        raise ValueError(
+            f"labels must be non-negative (multi-hot), got minimum {float(labels.min())}"
+        )
     y = normalize_labels(labels.to(video_scores.dtype))
     if form == "official":
         return F.binary_cross_entropy(video_scores, y)

@@ -65,7 +65,9 @@ def k_from_ratio(lengths: Tensor | int, ratio: float) -> Tensor:
         ``(B,)`` int64 (a 0-d tensor for an int ``lengths``).
     """
     if not ratio >= 1:
-        raise ValueError(f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}")
+        raise ValueError(
+            f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}"
+        )
     lengths_t = torch.as_tensor(lengths, dtype=torch.long)
     if float(ratio).is_integer():
         k = torch.div(lengths_t, int(ratio), rounding_mode="floor")
@@ -92,7 +94,9 @@ def _uniform_k(name: str, k: int | Tensor | None, ratio: float | None, time: int
     _check_k_args(name, k, ratio)
     if ratio is not None:
         if not ratio >= 1:
-            raise ValueError(f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}")
+            raise ValueError(
+                f"ratio must be >= 1 (k = length // ratio must not exceed the length), got {ratio}"
+            )
         return max(1, int(time // ratio))  # Python's own floor division, which k_from_ratio mirrors
     if isinstance(k, int) or (isinstance(k, Tensor) and k.dim() == 0):
         k_int = int(k)
@@ -151,7 +155,9 @@ def _resolve_k(
     return k_t, int(k_t.max()) if batch else 0
 
 
-_TRITON_MAX_TIME = 8192  # kernels.topk_triton.MAX_TIME, inlined so the torch path never imports triton
+_TRITON_MAX_TIME = (
+    8192  # kernels.topk_triton.MAX_TIME, inlined so the torch path never imports triton
+)
 
 
 def _explicit_triton(backend: str | None) -> bool:

@@ -120,7 +120,11 @@ class ProposalBatch:
     def select(self, index: Tensor) -> ProposalBatch:
         """The proposals at ``index`` (e.g. those kept by NMS), in that order."""
         return ProposalBatch(
-            self.segments[index], self.scores[index], self.labels[index], self.video[index], self.num_videos
+            self.segments[index],
+            self.scores[index],
+            self.labels[index],
+            self.video[index],
+            self.num_videos,
         )
 
 
@@ -186,8 +190,14 @@ class ProposalGenerator:
             auxiliary_thresholds = (
                 UM_MAGNITUDE_THRESHOLDS if faithful else tuple((16 + i) / 40 for i in range(9))
             )
-        for name, values in (("thresholds", thresholds), ("auxiliary_thresholds", auxiliary_thresholds)):
-            if any(not (isinstance(v, (int, float)) and v == v and abs(v) != float("inf")) for v in values):
+        for name, values in (
+            ("thresholds", thresholds),
+            ("auxiliary_thresholds", auxiliary_thresholds),
+        ):
+            if any(
+                not (isinstance(v, (int, float)) and v == v and abs(v) != float("inf"))
+                for v in values
+            ):
                 raise ValueError(f"{name} must be finite numbers, got {list(values)}")
         if not isinstance(scale, int) or scale < 1:
             raise ValueError(f"scale must be a positive int, got {scale!r}")
@@ -196,7 +206,9 @@ class ProposalGenerator:
         if min_length < 1:
             raise ValueError(f"min_length must be >= 1, got {min_length}")
         if frames_per_segment <= 0 or feature_fps <= 0:
-            raise ValueError(f"frames_per_segment and feature_fps must be > 0, got {frames_per_segment}, {feature_fps}")
+            raise ValueError(
+                f"frames_per_segment and feature_fps must be > 0, got {frames_per_segment}, {feature_fps}"
+            )
         self.thresholds = tuple(float(v) for v in thresholds)
         self.auxiliary_thresholds = tuple(float(v) for v in auxiliary_thresholds)
         self.scale = scale
@@ -234,10 +246,14 @@ class ProposalGenerator:
         if single and video_scores.dim() == 1:
             video_scores = video_scores[None]
         if tuple(video_scores.shape) != (b, c):
-            raise ValueError(f"video_scores must have shape (B, C) = ({b}, {c}), got {shape_str(video_scores)}")
+            raise ValueError(
+                f"video_scores must have shape (B, C) = ({b}, {c}), got {shape_str(video_scores)}"
+            )
         n_seg = torch.as_tensor(num_segments, dtype=torch.long, device=scores.device).reshape(-1)
         if n_seg.shape[0] != b:
-            raise ValueError(f"num_segments must have one entry per video (B = {b}), got {n_seg.shape[0]}")
+            raise ValueError(
+                f"num_segments must have one entry per video (B = {b}), got {n_seg.shape[0]}"
+            )
         if bool((n_seg < 1).any()):
             raise ValueError(f"num_segments must be >= 1, got {n_seg.tolist()}")
         check_mask(mask, b, t)
@@ -246,8 +262,10 @@ class ProposalGenerator:
         if auxiliary is not None:
             if single:
                 auxiliary = auxiliary[None]
-            if tuple(auxiliary.shape[:2]) != (b, t) or auxiliary.dim() not in (2, 3) or (
-                auxiliary.dim() == 3 and auxiliary.shape[2] != c
+            if (
+                tuple(auxiliary.shape[:2]) != (b, t)
+                or auxiliary.dim() not in (2, 3)
+                or (auxiliary.dim() == 3 and auxiliary.shape[2] != c)
             ):
                 raise ValueError(
                     f"auxiliary must have shape (B, T) = ({b}, {t}) or (B, T, C) = ({b}, {t}, {c}), "
@@ -257,20 +275,32 @@ class ProposalGenerator:
         if classes is None:
             classes = torch.ones(b, c, dtype=torch.bool, device=scores.device)
         elif classes.dtype != torch.bool or tuple(classes.shape) != (b, c):
-            raise ValueError(f"classes must be a (B, C) = ({b}, {c}) boolean tensor, got {classes.dtype} {shape_str(classes)}")
+            raise ValueError(
+                f"classes must be a (B, C) = ({b}, {c}) boolean tensor, got {classes.dtype} {shape_str(classes)}"
+            )
 
         dur = None
         if durations is not None:
             dur = torch.as_tensor(durations, dtype=torch.float64, device=scores.device).reshape(-1)
             if dur.shape[0] != b or not bool(torch.isfinite(dur).all()) or bool((dur <= 0).any()):
-                raise ValueError(f"durations must be {b} finite positive seconds, got {dur.tolist()}")
+                raise ValueError(
+                    f"durations must be {b} finite positive seconds, got {dur.tolist()}"
+                )
         lengths = torch.full((b,), t, device=scores.device) if mask is None else mask.sum(dim=1)
         pair_video, pair_class = torch.nonzero(classes, as_tuple=True)
         per_pair = max(1, 16 * t)  # a handful of (pairs, T) arrays
         chunk = max(1, self.chunk_elements // per_pair)
         parts = [
             self._generate(
-                scores, video_scores, n_seg, dur, lengths, auxiliary, mask, pair_video[i : i + chunk], pair_class[i : i + chunk]
+                scores,
+                video_scores,
+                n_seg,
+                dur,
+                lengths,
+                auxiliary,
+                mask,
+                pair_video[i : i + chunk],
+                pair_class[i : i + chunk],
             )
             for i in range(0, int(pair_video.shape[0]), chunk)
         ]
@@ -330,18 +360,27 @@ class ProposalGenerator:
             # thresholds on the auxiliary sequence (per video when it has no class axis)
             if auxiliary.dim() == 2:
                 videos, inverse = torch.unique_consecutive(pair_video, return_inverse=True)
-                aux_curve = PiecewiseLinear(auxiliary[videos], lengths[videos], self.scale, extrapolate=self.faithful)
+                aux_curve = PiecewiseLinear(
+                    auxiliary[videos], lengths[videos], self.scale, extrapolate=self.faithful
+                )
                 v_runs = aux_curve.runs(self.auxiliary_thresholds)
                 runs = _runs_to_pairs(v_runs, inverse)
             else:
-                aux_curve = PiecewiseLinear(auxiliary[pair_video, :, pair_class], pair_len, self.scale, extrapolate=self.faithful)
+                aux_curve = PiecewiseLinear(
+                    auxiliary[pair_video, :, pair_class],
+                    pair_len,
+                    self.scale,
+                    extrapolate=self.faithful,
+                )
                 runs = aux_curve.runs(self.auxiliary_thresholds)
             keep = self._keep(runs, len(self.auxiliary_thresholds))
             p, _, a, b = (x[keep] for x in runs)
             n = b - a + 1
             outer_s, outer_e = self._outer(a, b, n, length_up[p])
             s_a, s_b1 = curve.cumulative(p, a), curve.cumulative(p, b + 1)
-            outer_sum = (s_a - curve.cumulative(p, outer_s)) + (curve.cumulative(p, outer_e + 1) - s_b1)
+            outer_sum = (s_a - curve.cumulative(p, outer_s)) + (
+                curve.cumulative(p, outer_e + 1) - s_b1
+            )
             parts.append((p, a, b, self._oic(s_b1 - s_a, outer_sum, n, a - outer_s + outer_e - b)))
 
         empty = pair_video.new_zeros(0)
@@ -380,7 +419,11 @@ class ProposalGenerator:
     @staticmethod
     def _oic(inner_sum: Tensor, outer_sum: Tensor, n: Tensor, n_outer: Tensor) -> Tensor:
         inner = inner_sum / n.to(inner_sum.dtype)
-        outer = torch.where(n_outer > 0, outer_sum / n_outer.clamp(min=1).to(outer_sum.dtype), torch.zeros_like(outer_sum))
+        outer = torch.where(
+            n_outer > 0,
+            outer_sum / n_outer.clamp(min=1).to(outer_sum.dtype),
+            torch.zeros_like(outer_sum),
+        )
         return inner - outer
 
 
@@ -392,7 +435,9 @@ class _RunIndex:
     cut at ``i``. One ``searchsorted`` over the sorted run keys answers all queries.
     """
 
-    def __init__(self, runs: tuple[Tensor, Tensor, Tensor, Tensor], curve: PiecewiseLinear, count: int) -> None:
+    def __init__(
+        self, runs: tuple[Tensor, Tensor, Tensor, Tensor], curve: PiecewiseLinear, count: int
+    ) -> None:
         p, h, a, b = runs
         self.curve = curve
         self.width = curve.scale * curve.a.shape[1] + 2
@@ -404,10 +449,14 @@ class _RunIndex:
         self.mass = curve.cumulative(p, b + 1) - curve.cumulative(p, a)
         total = torch.cumsum(self.mass, 0)
         first = torch.searchsorted(self.keys, self.group * self.width)  # first run of each group
-        self.before = (total - self.mass) - (total[first] - self.mass[first])  # masses of earlier runs
+        self.before = (total - self.mass) - (
+            total[first] - self.mass[first]
+        )  # masses of earlier runs
 
     def cumulative(self, group: Tensor, pair: Tensor, pos: Tensor) -> Tensor:
-        k = torch.searchsorted(self.keys, group * self.width + pos) - 1  # last run starting before pos
+        k = (
+            torch.searchsorted(self.keys, group * self.width + pos) - 1
+        )  # last run starting before pos
         has = k >= 0
         k = k.clamp(min=0)
         has &= self.group[k] == group
@@ -416,14 +465,18 @@ class _RunIndex:
         return torch.where(has, self.before[k] + partial, torch.zeros_like(partial))
 
 
-def _runs_to_pairs(runs: tuple[Tensor, Tensor, Tensor, Tensor], pair_video_rank: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _runs_to_pairs(
+    runs: tuple[Tensor, Tensor, Tensor, Tensor], pair_video_rank: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Per-video runs -> the same runs for every pair (class) of that video.
 
     ``pair_video_rank`` is, per pair, the rank of its video among the chunk's videos (pairs are
     sorted by video). The result stays sorted by (pair, threshold, start).
     """
     v, h, a, b = runs
-    pairs_per_video = torch.bincount(pair_video_rank, minlength=int(pair_video_rank.max()) + 1 if pair_video_rank.numel() else 0)
+    pairs_per_video = torch.bincount(
+        pair_video_rank, minlength=int(pair_video_rank.max()) + 1 if pair_video_rank.numel() else 0
+    )
     first_pair = torch.cumsum(pairs_per_video, 0) - pairs_per_video
     # group the runs of each video, then repeat the whole group once per pair of the video
     n_runs = torch.bincount(v, minlength=pairs_per_video.shape[0])
@@ -431,7 +484,9 @@ def _runs_to_pairs(runs: tuple[Tensor, Tensor, Tensor, Tensor], pair_video_rank:
     copies = pairs_per_video[v]
     rep = torch.repeat_interleave(torch.arange(v.shape[0], device=v.device), copies)
     # k-th copy of run i belongs to pair first_pair[v_i] + k; order: by video, pair, then run
-    copy_rank = torch.arange(rep.shape[0], device=v.device) - (torch.cumsum(copies, 0) - copies)[rep]
+    copy_rank = (
+        torch.arange(rep.shape[0], device=v.device) - (torch.cumsum(copies, 0) - copies)[rep]
+    )
     # copies are laid out run-major; reorder to pair-major inside each video
     within = rep - run_first[v[rep]]
     pair = first_pair[v[rep]] + copy_rank

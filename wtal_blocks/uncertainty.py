@@ -174,7 +174,9 @@ def select_pseudo_segments(
     if t == 0:
         raise ValueError("magnitudes has no segments (T = 0)")
     check_mask(mask, b, t)
-    check_finite("magnitudes", magnitudes if mask is None else magnitudes[mask])  # padding is ignored
+    check_finite(
+        "magnitudes", magnitudes if mask is None else magnitudes[mask]
+    )  # padding is ignored
     lengths = valid_lengths(mask, b, t, magnitudes.device)
     ka, ka_max = _resolve_k(
         "select_pseudo_segments(k_act)", k_act, r_act, lengths, t, mask is not None
@@ -237,7 +239,9 @@ class PseudoSegmentSelector(nn.Module):
         self.r_bkg = r_bkg
         self.dropout = dropout
 
-    def forward(self, magnitudes: Tensor, mask: Tensor | None = None, drop_mask: Tensor | None = None) -> PseudoSegments:
+    def forward(
+        self, magnitudes: Tensor, mask: Tensor | None = None, drop_mask: Tensor | None = None
+    ) -> PseudoSegments:
         """Select; in training mode ``drop_mask`` (``(B, T)``) replaces the internally drawn mask."""
         if not self.training:
             drop_mask = None

@@ -19,7 +19,9 @@ def class_ap(scores: list[float], positive: list[bool]) -> float | None:
     return ap
 
 
-def um_accuracy(scores: list[list[float]], labels: list[list[int]], threshold: float = 0.2) -> float:
+def um_accuracy(
+    scores: list[list[float]], labels: list[list[int]], threshold: float = 0.2
+) -> float:
     correct = 0
     for row, lab in zip(scores, labels, strict=True):
         if all((s >= threshold) == bool(y) for s, y in zip(row, lab, strict=True)):

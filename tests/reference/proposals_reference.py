@@ -56,7 +56,9 @@ def oic(
         outer_e = min(len(seq) - 1, int(run[-1] + lam * n))
         outer_idx = list(range(outer_s, run[0])) + list(range(run[-1] + 1, outer_e + 1))
         outer = sum(seq[i] for i in outer_idx) / len(outer_idx) if outer_idx else 0.0
-        out.append((cls, inner - outer + gamma * video_score, run[0] * t_factor, (run[-1] + 1) * t_factor))
+        out.append(
+            (cls, inner - outer + gamma * video_score, run[0] * t_factor, (run[-1] + 1) * t_factor)
+        )
     return out
 
 

@@ -47,6 +47,8 @@ def detect_video(
     out: list[Detection] = []
     for k in classes:
         mine = [p for p in props if p[0] == k]
-        keep = nms_reference.greedy_nms([(p[2], p[3]) for p in mine], [p[1] for p in mine], nms_threshold, offset=1.0)
+        keep = nms_reference.greedy_nms(
+            [(p[2], p[3]) for p in mine], [p[1] for p in mine], nms_threshold, offset=1.0
+        )
         out += [mine[i] for i in keep]
     return out

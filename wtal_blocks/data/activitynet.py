@@ -71,7 +71,9 @@ class ActivityNetFeatures(FileFeatureDataset):
         skip_missing: bool = False,
         video_ids: list[str] | None = None,
     ) -> None:
-        super().__init__(num_segments, sampling or ("random" if subset == "training" else "uniform"), seed)
+        super().__init__(
+            num_segments, sampling or ("random" if subset == "training" else "uniform"), seed
+        )
         if modal not in ("all", "rgb", "flow"):
             raise ValueError(f"modal must be 'all', 'rgb' or 'flow', got {modal!r}")
         self.annotation_file = Path(annotation_file)
@@ -87,13 +89,22 @@ class ActivityNetFeatures(FileFeatureDataset):
         database = self.annotations.get("database") if isinstance(self.annotations, dict) else None
         if not isinstance(database, dict):
             raise DataError(f"{self.annotation_file}: missing the 'database' object")
-        all_labels = sorted({a["label"] for v in database.values() for a in v.get("annotations", []) if "label" in a})
+        all_labels = sorted(
+            {
+                a["label"]
+                for v in database.values()
+                for a in v.get("annotations", [])
+                if "label" in a
+            }
+        )
         self.class_names = list(class_names) if class_names is not None else all_labels
         if video_ids is None:
             video_ids = [vid for vid, v in database.items() if v.get("subset") == subset]
         if not video_ids:
             subsets = sorted({str(v.get("subset")) for v in database.values()})
-            raise DataError(f"{self.annotation_file}: subset {subset!r} has no videos (subsets: {subsets})")
+            raise DataError(
+                f"{self.annotation_file}: subset {subset!r} has no videos (subsets: {subsets})"
+            )
 
         layout_split = (self.feature_dir / "rgb").is_dir() or (self.feature_dir / "flow").is_dir()
         if modal != "all" and not layout_split:
@@ -109,7 +120,11 @@ class ActivityNetFeatures(FileFeatureDataset):
             paths.append([p for p in found if p is not None])
         if missing and not skip_missing:
             stream = streams[0]
-            example = (self.feature_dir / stream / f"{missing[0]}.npy") if stream else self.feature_dir / f"{missing[0]}.npy"
+            example = (
+                (self.feature_dir / stream / f"{missing[0]}.npy")
+                if stream
+                else self.feature_dir / f"{missing[0]}.npy"
+            )
             raise DataError(
                 f"{example}: feature file not found ({len(missing)} of {len(video_ids)} videos of subset "
                 f"{subset!r} have no features; pass skip_missing=True to drop them)"
@@ -119,7 +134,9 @@ class ActivityNetFeatures(FileFeatureDataset):
         self.missing = missing
         self.video_ids = kept
         self._paths = paths
-        self.labels = labels_from_annotations(self.annotation_file, kept, database, self.class_names)
+        self.labels = labels_from_annotations(
+            self.annotation_file, kept, database, self.class_names
+        )
         self.lengths = self._scan()
         durations = []
         for vid in kept:
@@ -127,7 +144,9 @@ class ActivityNetFeatures(FileFeatureDataset):
             try:
                 durations.append(float(d))
             except (TypeError, ValueError):
-                raise DataError(f"{self.annotation_file}: video {vid!r} has no numeric 'duration' (got {d!r})") from None
+                raise DataError(
+                    f"{self.annotation_file}: video {vid!r} has no numeric 'duration' (got {d!r})"
+                ) from None
         self.durations = np.asarray(durations, dtype=np.float64)
 
     def _find(self, stream: str, vid: str) -> Path | None:

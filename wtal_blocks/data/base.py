@@ -127,7 +127,9 @@ def load_npy(path: Path, *, mmap: bool = True) -> np.ndarray:
     except Exception as exc:  # corrupt header, truncated file, pickled object ...
         raise DataError(f"{path}: not a readable .npy feature file ({exc})") from None
     if arr.ndim != 2 or arr.shape[0] < 1:
-        raise DataError(f"{path}: expected a (num_segments, feature_dim) array, got shape {arr.shape}")
+        raise DataError(
+            f"{path}: expected a (num_segments, feature_dim) array, got shape {arr.shape}"
+        )
     if not np.issubdtype(arr.dtype, np.floating):
         raise DataError(f"{path}: expected floating-point features, got dtype {arr.dtype}")
     return arr
@@ -238,7 +240,9 @@ class FileFeatureDataset(FeatureDataset):
             seen.add(vid)
             shapes = [load_npy(p).shape for p in paths]
             if len({s[0] for s in shapes}) != 1:
-                detail = ", ".join(f"{p}: {s[0]} segments" for p, s in zip(paths, shapes, strict=True))
+                detail = ", ".join(
+                    f"{p}: {s[0]} segments" for p, s in zip(paths, shapes, strict=True)
+                )
                 raise DataError(f"video {vid}: stream lengths differ ({detail})")
             if widths is None:
                 widths = [s[1] for s in shapes]

@@ -155,7 +155,12 @@ _VENUES: tuple[tuple[str, ...], ...] = (
     ("GolfSwing",),
 )
 # classes that appear together in THUMOS'14 videos
-_COOCCUR = {"CricketBowling": "CricketShot", "CricketShot": "CricketBowling", "CliffDiving": "Diving", "Diving": "CliffDiving"}
+_COOCCUR = {
+    "CricketBowling": "CricketShot",
+    "CricketShot": "CricketBowling",
+    "CliffDiving": "Diving",
+    "Diving": "CliffDiving",
+}
 _GENERIC_SCENES = 40
 
 
@@ -172,7 +177,9 @@ class _World:
     mean_duration: np.ndarray  # (C,) seconds, per-class typical instance length
 
 
-def _sparse_pattern(rng: np.random.Generator, n: int, dim: int, density: float, scale: float) -> np.ndarray:
+def _sparse_pattern(
+    rng: np.random.Generator, n: int, dim: int, density: float, scale: float
+) -> np.ndarray:
     active = rng.random((n, dim)) < density
     return (active * rng.gamma(2.0, scale / 2.0, size=(n, dim))).astype(np.float32)
 
@@ -184,13 +191,22 @@ def _world(data_seed: int, spec: SyntheticSpec) -> _World:
     venue_index = {name: v for v, group in enumerate(_VENUES) for name in group}
     # the class patterns are the appearance of an action (strong in RGB and flow); the motion
     # pattern is what all actions share (stronger in flow); scenes are mostly RGB
-    class_pattern = (_sparse_pattern(rng, c, dims[0], 0.12, 1.6), _sparse_pattern(rng, c, dims[1], 0.12, 1.4))
+    class_pattern = (
+        _sparse_pattern(rng, c, dims[0], 0.12, 1.6),
+        _sparse_pattern(rng, c, dims[1], 0.12, 1.4),
+    )
     motion = (
         _sparse_pattern(rng, 1, dims[0], 0.15, 0.8)[0] * spec.motion_strength,
         _sparse_pattern(rng, 1, dims[1], 0.35, 1.8)[0] * spec.motion_strength,
     )
-    venue = (_sparse_pattern(rng, len(_VENUES), dims[0], 0.2, 1.4), _sparse_pattern(rng, len(_VENUES), dims[1], 0.05, 0.4))
-    generic = (_sparse_pattern(rng, _GENERIC_SCENES, dims[0], 0.2, 1.4), _sparse_pattern(rng, _GENERIC_SCENES, dims[1], 0.05, 0.4))
+    venue = (
+        _sparse_pattern(rng, len(_VENUES), dims[0], 0.2, 1.4),
+        _sparse_pattern(rng, len(_VENUES), dims[1], 0.05, 0.4),
+    )
+    generic = (
+        _sparse_pattern(rng, _GENERIC_SCENES, dims[0], 0.2, 1.4),
+        _sparse_pattern(rng, _GENERIC_SCENES, dims[1], 0.05, 0.4),
+    )
     mean_duration = rng.uniform(1.5, 7.0, size=c)
     # context (preparing, celebrating) shares part of the action's appearance: same athlete,
     # venue, equipment; the rest is its own
@@ -274,7 +290,9 @@ class SyntheticWTAL(FeatureDataset):
         modal: Literal["all", "rgb", "flow"] = "all",
         cache: bool | None = None,
     ) -> None:
-        super().__init__(num_segments, sampling or ("random" if split == "train" else "uniform"), seed)
+        super().__init__(
+            num_segments, sampling or ("random" if split == "train" else "uniform"), seed
+        )
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if modal not in ("all", "rgb", "flow"):
@@ -298,14 +316,18 @@ class SyntheticWTAL(FeatureDataset):
         self.labels = np.zeros((n, len(self.class_names)), dtype=np.float32)
         for i, v in enumerate(self._videos):
             self.labels[i, list(v.classes)] = 1.0
-        dim = {"all": spec.rgb_dim + spec.flow_dim, "rgb": spec.rgb_dim, "flow": spec.flow_dim}[modal]
+        dim = {"all": spec.rgb_dim + spec.flow_dim, "rgb": spec.rgb_dim, "flow": spec.flow_dim}[
+            modal
+        ]
         if cache is None:
             cache = int(self.lengths.sum()) * dim * 4 <= 256 * 2**20
         self._cache: dict[tuple[str, int], np.ndarray] | None = {} if cache else None
 
     # -- layout: lengths, classes, instances ------------------------------------------
     def _rng(self, index: int, stream: int) -> np.random.Generator:
-        return np.random.default_rng([self.data_seed, 0 if self.split == "train" else 1, index, stream])
+        return np.random.default_rng(
+            [self.data_seed, 0 if self.split == "train" else 1, index, stream]
+        )
 
     def _layout(self, index: int) -> _Video:
         spec = self.spec
@@ -498,7 +520,9 @@ class SyntheticWTAL(FeatureDataset):
         z += tl.venue[:, None] * world.venue[stream][tl.venue_id][None, :]
         z += tl.generic[:, None] * world.generic[stream][tl.generic_id]
         z += tl.dynamic @ dyn_p
-        z += np.float32(2.0 * spec.noise) * _smooth(rng.standard_normal((length, dim), dtype=np.float32), 3)
+        z += np.float32(2.0 * spec.noise) * _smooth(
+            rng.standard_normal((length, dim), dtype=np.float32), 3
+        )
         z += np.float32(0.15 * spec.noise) * rng.standard_normal((length, dim), dtype=np.float32)
         z -= np.float32(1.0)
         # softplus(z - 1): sparse and non-negative like post-ReLU I3D features; stable form
@@ -513,14 +537,20 @@ class SyntheticWTAL(FeatureDataset):
             vid: {
                 "subset": self.split,
                 "duration": round(v.duration, 3),
-                "annotations": [{"label": THUMOS14_CLASSES[c], "segment": [a, b]} for c, a, b in v.annotations],
+                "annotations": [
+                    {"label": THUMOS14_CLASSES[c], "segment": [a, b]} for c, a, b in v.annotations
+                ],
             }
             for vid, v in zip(self.video_ids, self._videos, strict=True)
         }
         return {"version": "synthetic", "database": database}
 
     def __repr__(self) -> str:
-        dim = {"all": self.spec.rgb_dim + self.spec.flow_dim, "rgb": self.spec.rgb_dim, "flow": self.spec.flow_dim}[self.modal]
+        dim = {
+            "all": self.spec.rgb_dim + self.spec.flow_dim,
+            "rgb": self.spec.rgb_dim,
+            "flow": self.spec.flow_dim,
+        }[self.modal]
         return (
             f"SyntheticWTAL(split={self.split!r}, videos={len(self)}, feature_dim={dim} ({self.modal}), "
             f"num_segments={self.num_segments}, data_seed={self.data_seed})"
@@ -550,4 +580,3 @@ def write_official_layout(
         (root / f"split_{split}.txt").write_text("\n".join(ds.video_ids) + "\n")
     (root / "gt.json").write_text(json.dumps({"version": "synthetic", "database": database}))
     return root
-

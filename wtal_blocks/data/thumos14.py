@@ -85,7 +85,9 @@ class ThumosFeatures(FileFeatureDataset):
         frames_per_segment: int = 16,
         fps: float = 25.0,
     ) -> None:
-        super().__init__(num_segments, sampling or ("random" if split == "train" else "uniform"), seed)
+        super().__init__(
+            num_segments, sampling or ("random" if split == "train" else "uniform"), seed
+        )
         if modal not in ("all", "rgb", "flow"):
             raise ValueError(f"modal must be 'all', 'rgb' or 'flow', got {modal!r}")
         self.root = Path(root)
@@ -97,10 +99,13 @@ class ThumosFeatures(FileFeatureDataset):
         gt_path = self.root / "gt.json"
         self.annotations = read_json(gt_path)
         self.video_ids = read_split(self.root / f"split_{split}.txt")
-        self.labels = labels_from_annotations(gt_path, self.video_ids, self.annotations["database"], self.class_names)
+        self.labels = labels_from_annotations(
+            gt_path, self.video_ids, self.annotations["database"], self.class_names
+        )
         streams = ("rgb", "flow") if modal == "all" else (modal,)
         self._paths = [
-            [self.root / "features" / split / s / f"{vid}.npy" for s in streams] for vid in self.video_ids
+            [self.root / "features" / split / s / f"{vid}.npy" for s in streams]
+            for vid in self.video_ids
         ]
         self.lengths = self._scan()
         self.durations = self.lengths * (frames_per_segment / fps)

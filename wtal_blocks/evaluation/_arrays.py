@@ -30,7 +30,9 @@ def check_segments(name: str, x: Any) -> NDArray[np.float64]:
     try:
         arr = np.asarray(as_numpy(x), dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise EvaluationInputError(f"{name} must be numeric (N, 2) segments: {exc}", field=name) from None
+        raise EvaluationInputError(
+            f"{name} must be numeric (N, 2) segments: {exc}", field=name
+        ) from None
     if arr.size == 0:
         return np.zeros((0, 2), dtype=np.float64)
     if arr.ndim == 1 and arr.shape[0] == 2:
@@ -47,7 +49,9 @@ def check_segments(name: str, x: Any) -> NDArray[np.float64]:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise EvaluationInputError(
-            f"{name}[{i}] = {arr[i].tolist()} ends before it starts (end < start)", field=name, index=i
+            f"{name}[{i}] = {arr[i].tolist()} ends before it starts (end < start)",
+            field=name,
+            index=i,
         )
     return np.ascontiguousarray(arr)
 
@@ -59,7 +63,9 @@ def check_scores(name: str, x: Any, n: int) -> NDArray[np.float64]:
     except (TypeError, ValueError) as exc:
         raise EvaluationInputError(f"{name} must be numeric: {exc}", field=name) from None
     if arr.shape[0] != n:
-        raise EvaluationInputError(f"{name} must have shape ({n},) like the segments, got ({arr.shape[0]},)", field=name)
+        raise EvaluationInputError(
+            f"{name} must have shape ({n},) like the segments, got ({arr.shape[0]},)", field=name
+        )
     finite = np.isfinite(arr)
     if not finite.all():
         i = int(np.flatnonzero(~finite)[0])
@@ -71,11 +77,15 @@ def check_labels(name: str, x: Any, n: int, n_classes: int) -> NDArray[np.int64]
     """``(N,)`` int64 class indices in ``[0, n_classes)``."""
     arr = np.asarray(as_numpy(x)).reshape(-1)
     if arr.shape[0] != n:
-        raise EvaluationInputError(f"{name} must have shape ({n},), got ({arr.shape[0]},)", field=name)
+        raise EvaluationInputError(
+            f"{name} must have shape ({n},), got ({arr.shape[0]},)", field=name
+        )
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise EvaluationInputError(f"{name} must hold integer class indices, got dtype {arr.dtype}", field=name)
+        raise EvaluationInputError(
+            f"{name} must hold integer class indices, got dtype {arr.dtype}", field=name
+        )
     out = arr.astype(np.int64)
     bad = (out < 0) | (out >= n_classes)
     if bad.any():

@@ -169,8 +169,12 @@ def conflict_components(
     """
     starts = _run_starts(agent)
     agents = agent[starts]
-    hull_s = np.minimum(np.minimum.reduceat(item_segments[item, 0], starts), agent_segments[agents, 0])
-    hull_e = np.maximum(np.maximum.reduceat(item_segments[item, 1], starts), agent_segments[agents, 1])
+    hull_s = np.minimum(
+        np.minimum.reduceat(item_segments[item, 0], starts), agent_segments[agents, 0]
+    )
+    hull_e = np.maximum(
+        np.maximum.reduceat(item_segments[item, 1], starts), agent_segments[agents, 1]
+    )
     grp = agent_group[agents]
     order = np.lexsort((hull_s, grp))
     g_sorted = grp[order]

@@ -33,12 +33,16 @@ def _scores_labels(scores: Any, labels: Any) -> tuple[NDArray[np.float64], NDArr
     try:
         s = np.asarray(as_numpy(scores), dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise EvaluationInputError(f"scores must be numeric (V, C): {exc}", field="scores") from None
+        raise EvaluationInputError(
+            f"scores must be numeric (V, C): {exc}", field="scores"
+        ) from None
     lab = np.asarray(as_numpy(labels))
     if s.ndim != 2:
         raise EvaluationInputError(f"scores must have shape (V, C), got {s.shape}", field="scores")
     if lab.shape != s.shape:
-        raise EvaluationInputError(f"labels must have the shape of scores {s.shape}, got {lab.shape}", field="labels")
+        raise EvaluationInputError(
+            f"labels must have the shape of scores {s.shape}, got {lab.shape}", field="labels"
+        )
     if not np.isfinite(s).all():
         v, c = np.argwhere(~np.isfinite(s))[0]
         raise EvaluationInputError(f"scores[{v}, {c}] = {s[v, c]} is not finite", field="scores")
@@ -46,10 +50,14 @@ def _scores_labels(scores: Any, labels: Any) -> tuple[NDArray[np.float64], NDArr
         try:
             numeric = lab.astype(np.float64)
         except (TypeError, ValueError):
-            raise EvaluationInputError(f"labels must be multi-hot 0/1, got dtype {lab.dtype}", field="labels") from None
+            raise EvaluationInputError(
+                f"labels must be multi-hot 0/1, got dtype {lab.dtype}", field="labels"
+            ) from None
         if not np.isin(numeric, (0.0, 1.0)).all():
             v, c = np.argwhere(~np.isin(numeric, (0.0, 1.0)))[0]
-            raise EvaluationInputError(f"labels must be multi-hot 0/1, labels[{v}, {c}] = {lab[v, c]}", field="labels")
+            raise EvaluationInputError(
+                f"labels must be multi-hot 0/1, labels[{v}, {c}] = {lab[v, c]}", field="labels"
+            )
         lab = numeric > 0
     return s, lab
 
@@ -90,7 +98,9 @@ def classification_map(scores: Any, labels: Any) -> float:
     """Mean classification AP over the classes with at least one positive video."""
     ap = classification_average_precision(scores, labels)
     if np.isnan(ap).all():
-        raise EvaluationInputError("no class has a positive video: classification mAP is undefined", field="labels")
+        raise EvaluationInputError(
+            "no class has a positive video: classification mAP is undefined", field="labels"
+        )
     return float(np.nanmean(ap))
 
 
@@ -125,7 +135,8 @@ class ClassificationMetrics:
         s, lab = _scores_labels(scores, labels)
         if self._scores and s.shape[1] != self._scores[0].shape[1]:
             raise EvaluationInputError(
-                f"scores must have {self._scores[0].shape[1]} classes like earlier updates, got {s.shape[1]}", field="scores"
+                f"scores must have {self._scores[0].shape[1]} classes like earlier updates, got {s.shape[1]}",
+                field="scores",
             )
         self._scores.append(s)
         self._labels.append(lab)

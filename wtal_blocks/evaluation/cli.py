@@ -44,11 +44,14 @@ PROG = "wtal-eval"
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print one JSON object {tiou_thresholds, mAP, average_mAP, ap} instead of the table",
     )
     parser.add_argument(
-        "--plots", default=None, metavar="DIR",
+        "--plots",
+        default=None,
+        metavar="DIR",
         help="also write the per-class AP chart and precision-recall curves (best, median and "
         "worst class at tIoU 0.5, or the middle threshold) as PNGs to DIR; needs matplotlib "
         "(pip install 'wtal_blocks[viz]')",
@@ -67,25 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
             "text results 'video start end class_id score' (or ActivityNet JSON)."
         ),
     )
-    parser.add_argument("ground_truth", metavar="GROUND_TRUTH", help="GT.json, or the THUMOS'14 annotation folder")
-    parser.add_argument("predictions", metavar="PREDICTIONS", help="PRED.json, or THUMOS'14 text results")
     parser.add_argument(
-        "--protocol", choices=("activitynet", "thumos14"), default="activitynet",
+        "ground_truth", metavar="GROUND_TRUTH", help="GT.json, or the THUMOS'14 annotation folder"
+    )
+    parser.add_argument(
+        "predictions", metavar="PREDICTIONS", help="PRED.json, or THUMOS'14 text results"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("activitynet", "thumos14"),
+        default="activitynet",
         help="evaluation protocol (default: activitynet)",
     )
     parser.add_argument(
-        "--subset", default=None,
+        "--subset",
+        default=None,
         help="ground-truth subset. ActivityNet: default the file's only subset, else 'test' if "
         "annotated (THUMOS'14 gt.json), else 'validation'. THUMOS'14: the annotation file "
         "suffix, default 'test'",
     )
     parser.add_argument(
-        "--tiou", default=None, metavar="LO:HI:STEP",
+        "--tiou",
+        default=None,
+        metavar="LO:HI:STEP",
         help=f"tIoU thresholds, LO:HI:STEP (HI included) or a comma list (default: "
         f"{ACTIVITYNET_TIOU_THRESHOLDS} for activitynet, {THUMOS14_OFFICIAL_TIOU_THRESHOLDS} for thumos14)",
     )
     parser.add_argument(
-        "--ignore-unknown-labels", action="store_true",
+        "--ignore-unknown-labels",
+        action="store_true",
         help="skip predictions whose label is not a ground-truth class (default: error)",
     )
     _add_output_options(parser)
@@ -95,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _with_path(exc: EvaluationInputError, path: str) -> EvaluationInputError:
     if exc.path is not None:
         return exc
-    return EvaluationInputError(exc.reason, path=path, video=exc.video, index=exc.index, field=exc.field)
+    return EvaluationInputError(
+        exc.reason, path=path, video=exc.video, index=exc.index, field=exc.field
+    )
 
 
 def _evaluate(
@@ -110,7 +125,10 @@ def _evaluate(
             predictions = read_thumos14_results(args.predictions)
         try:
             result = evaluate_thumos14(
-                annotations, predictions, thresholds, ignore_unknown_labels=args.ignore_unknown_labels
+                annotations,
+                predictions,
+                thresholds,
+                ignore_unknown_labels=args.ignore_unknown_labels,
             )
         except EvaluationInputError as exc:
             raise _with_path(exc, args.predictions) from None
@@ -188,7 +206,9 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     if result.n_predictions == 0 and not result.n_skipped:
-        print(f"{PROG}: note: {args.predictions} holds no prediction: every AP is 0", file=sys.stderr)
+        print(
+            f"{PROG}: note: {args.predictions} holds no prediction: every AP is 0", file=sys.stderr
+        )
     if result.n_skipped:
         print(
             f"{PROG}: skipped {result.n_skipped} prediction(s) whose label is not a ground-truth class",

@@ -62,14 +62,13 @@ def _thresholds(spec: Any, *, allow_zero: bool) -> NDArray[np.float64]:
     thr = parse_tiou_thresholds(spec)
     if not allow_zero and np.any(thr <= 0):
         raise EvaluationInputError(
-            f"tIoU thresholds must be > 0 for the ActivityNet protocol, got {thr.tolist()}", field="tiou"
+            f"tIoU thresholds must be > 0 for the ActivityNet protocol, got {thr.tolist()}",
+            field="tiou",
         )
     return thr
 
 
-def _pairwise_tiou(
-    p_seg: NDArray[np.float64], g_seg: NDArray[np.float64]
-) -> NDArray[np.float64]:
+def _pairwise_tiou(p_seg: NDArray[np.float64], g_seg: NDArray[np.float64]) -> NDArray[np.float64]:
     """Row-wise tIoU of paired segments, same float operations as the official formula."""
     inter = np.minimum(p_seg[:, 1], g_seg[:, 1]) - np.maximum(p_seg[:, 0], g_seg[:, 0])
     np.maximum(inter, 0.0, out=inter)
@@ -115,7 +114,11 @@ def average_precision_detection(
     g_lab_raw = np.asarray(as_numpy(gt_labels)).reshape(-1)
     p_lab_raw = np.asarray(as_numpy(pred_labels)).reshape(-1)
     if n_classes is None:
-        top = [int(a.max()) + 1 for a in (g_lab_raw, p_lab_raw) if a.size and np.issubdtype(a.dtype, np.integer)]
+        top = [
+            int(a.max()) + 1
+            for a in (g_lab_raw, p_lab_raw)
+            if a.size and np.issubdtype(a.dtype, np.integer)
+        ]
         n_classes = max(top, default=0)
     g_lab = check_labels("gt_labels", g_lab_raw, n_gt, n_classes)
     p_lab = check_labels("pred_labels", p_lab_raw, n_pred, n_classes)
@@ -156,7 +159,9 @@ def _average_precision(
         if agent.size:
             agents, component = conflict_components(agent, item, s_group, s_seg, g_seg)
             tiebreak = np.arange(g_lab.shape[0], dtype=np.int64)  # GT tie rule: input order
-            choice = greedy_match(agent, item, value, agents, component, tiebreak, thr, strict=False)
+            choice = greedy_match(
+                agent, item, value, agents, component, tiebreak, thr, strict=False
+            )
             t_idx, col = np.nonzero(choice >= 0)  # row-major: by threshold, then position
             pos = agents[col]
             class_start = np.searchsorted(s_lab, np.arange(n_classes + 1))
@@ -213,7 +218,9 @@ class DetectionResult:
         """Build the result from ``(C, T)`` AP with NaN rows for classes without ground truth."""
         evaluated = np.asarray(~np.isnan(ap).any(axis=1), dtype=bool)
         if not evaluated.any():
-            raise EvaluationInputError("the ground truth has no action instance to evaluate against")
+            raise EvaluationInputError(
+                "the ground truth has no action instance to evaluate against"
+            )
         kept = np.ascontiguousarray(ap[evaluated])
         m_ap = kept.mean(axis=0)
         flags: list[bool] = evaluated.tolist()
@@ -233,7 +240,10 @@ class DetectionResult:
             "tiou_thresholds": [float(t) for t in self.tiou_thresholds],
             "mAP": [float(v) for v in self.mAP],
             "average_mAP": float(self.average_mAP),
-            "ap": {name: [float(v) for v in row] for name, row in zip(self.class_names, self.ap, strict=True)},
+            "ap": {
+                name: [float(v) for v in row]
+                for name, row in zip(self.class_names, self.ap, strict=True)
+            },
         }
 
     def format_table(self, n_extreme: int = 3) -> str:
@@ -261,11 +271,11 @@ class DetectionResult:
         return self.format_table()
 
 
-def _label_lookup(
-    label_names: Sequence[str], class_index: dict[str, int]
-) -> NDArray[np.int64]:
+def _label_lookup(label_names: Sequence[str], class_index: dict[str, int]) -> NDArray[np.int64]:
     """Class index of each label name, -1 for unknown."""
-    return np.fromiter((class_index.get(n, -1) for n in label_names), dtype=np.int64, count=len(label_names))
+    return np.fromiter(
+        (class_index.get(n, -1) for n in label_names), dtype=np.int64, count=len(label_names)
+    )
 
 
 def _unknown_label_error(
@@ -321,18 +331,31 @@ def evaluate_detection(
     if n_skipped:
         if not ignore_unknown_labels:
             raise _unknown_label_error(
-                unknown, predictions.label_names, predictions.labels, predictions.video_ids,
-                predictions.videos, ground_truth.class_names,
+                unknown,
+                predictions.label_names,
+                predictions.labels,
+                predictions.video_ids,
+                predictions.videos,
+                ground_truth.class_names,
             )
         keep = ~unknown
         seg, scores, p_lab, p_vid = seg[keep], scores[keep], p_lab[keep], p_vid[keep]
     n_classes = len(ground_truth.class_names)
     ap = _average_precision(
-        ground_truth.segments, ground_truth.labels, ground_truth.videos,
-        seg, scores, p_lab, p_vid, thr, n_classes,
+        ground_truth.segments,
+        ground_truth.labels,
+        ground_truth.videos,
+        seg,
+        scores,
+        p_lab,
+        p_vid,
+        thr,
+        n_classes,
     )
     return DetectionResult.from_class_ap(
-        ap, ground_truth.class_names, thr,
+        ap,
+        ground_truth.class_names,
+        thr,
         n_predictions=int(scores.shape[0]),
         n_ground_truth=int(ground_truth.labels.shape[0]),
         n_skipped=n_skipped,
@@ -386,13 +409,25 @@ class DetectionMAP:
         ignore_unknown_labels: bool = False,
         ground_truth: GroundTruth | None = None,
     ) -> None:
-        self.class_names: tuple[str, ...] | None = None if class_names is None else tuple(class_names)
+        self.class_names: tuple[str, ...] | None = (
+            None if class_names is None else tuple(class_names)
+        )
         if self.class_names is not None and len(set(self.class_names)) != len(self.class_names):
             raise EvaluationInputError("class_names has duplicates", field="class_names")
         self.tiou_thresholds = _thresholds(tiou_thresholds, allow_zero=False)
         self.ignore_unknown_labels = ignore_unknown_labels
-        self._gt: list[tuple[list[str], NDArray[np.float64], NDArray[np.int64], tuple[str, ...]]] = []
-        self._pred: list[tuple[list[str], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], tuple[str, ...]]] = []
+        self._gt: list[
+            tuple[list[str], NDArray[np.float64], NDArray[np.int64], tuple[str, ...]]
+        ] = []
+        self._pred: list[
+            tuple[
+                list[str],
+                NDArray[np.float64],
+                NDArray[np.float64],
+                NDArray[np.int64],
+                tuple[str, ...],
+            ]
+        ] = []
         if ground_truth is not None:
             self._add_ground_truth_container(ground_truth)
 
@@ -412,7 +447,9 @@ class DetectionMAP:
 
             ground_truth = load_activitynet_ground_truth(ground_truth, subset=subset)
         return cls(
-            class_names, tiou_thresholds, ignore_unknown_labels=ignore_unknown_labels,
+            class_names,
+            tiou_thresholds,
+            ignore_unknown_labels=ignore_unknown_labels,
             ground_truth=ground_truth,
         )
 
@@ -424,18 +461,22 @@ class DetectionMAP:
         """Labels as codes into a local vocabulary (class names)."""
         arr = np.asarray(as_numpy(labels)).reshape(-1)
         if arr.shape[0] != n:
-            raise EvaluationInputError(f"{name} must have shape ({n},), got ({arr.shape[0]},)", field=name)
+            raise EvaluationInputError(
+                f"{name} must have shape ({n},), got ({arr.shape[0]},)", field=name
+            )
         if n and np.issubdtype(arr.dtype, np.integer):
             if self.class_names is None:
                 raise EvaluationInputError(
                     f"{name} are integers but the metric has no class_names to index into; "
-                    "pass class_names=... or use class-name labels", field=name,
+                    "pass class_names=... or use class-name labels",
+                    field=name,
                 )
             codes = check_labels(name, arr, n, len(self.class_names))
             return codes, self.class_names
         if n and arr.dtype.kind not in "UO":
             raise EvaluationInputError(
-                f"{name} must be class names or integer class indices, got dtype {arr.dtype}", field=name
+                f"{name} must be class names or integer class indices, got dtype {arr.dtype}",
+                field=name,
             )
         vocab: dict[str, int] = {}
         codes_list = [vocab.setdefault(str(x), len(vocab)) for x in arr.tolist()]
@@ -464,7 +505,9 @@ class DetectionMAP:
         codes, vocab = self._labels(labels, seg.shape[0], "labels")
         self._gt.append((self._videos(video_ids, seg.shape[0], "video_ids"), seg, codes, vocab))
 
-    def update(self, video_ids: str | Sequence[str], segments: Any, scores: Any, labels: Any) -> None:
+    def update(
+        self, video_ids: str | Sequence[str], segments: Any, scores: Any, labels: Any
+    ) -> None:
         """Add predictions.
 
         Args:
@@ -514,10 +557,14 @@ class DetectionMAP:
                 ``ignore_unknown_labels``).
         """
         if not self._gt:
-            raise EvaluationInputError("no ground truth: call add_ground_truth(...) before compute()")
-        g_codes, g_names = self._merge_vocab([(c, v) for _, _, c, v in self._gt], self.class_names or ())
+            raise EvaluationInputError(
+                "no ground truth: call add_ground_truth(...) before compute()"
+            )
+        g_codes, g_names = self._merge_vocab(
+            [(c, v) for _, _, c, v in self._gt], self.class_names or ()
+        )
         if self.class_names is not None and len(g_names) > len(self.class_names):
-            extra = g_names[len(self.class_names):]
+            extra = g_names[len(self.class_names) :]
             raise EvaluationInputError(
                 f"ground-truth label {extra[0]!r} is not in class_names ({len(extra)} unknown)",
                 field="labels",
@@ -528,8 +575,12 @@ class DetectionMAP:
         g_seg = np.concatenate([s for _, s, _, _ in self._gt]).reshape(-1, 2)
         p_vids = [v for vids, _, _, _, _ in self._pred for v in vids]
         video_index: dict[str, int] = {}
-        g_vid = np.asarray([video_index.setdefault(v, len(video_index)) for v in g_vids], dtype=np.int64)
-        p_vid = np.asarray([video_index.setdefault(v, len(video_index)) for v in p_vids], dtype=np.int64)
+        g_vid = np.asarray(
+            [video_index.setdefault(v, len(video_index)) for v in g_vids], dtype=np.int64
+        )
+        p_vid = np.asarray(
+            [video_index.setdefault(v, len(video_index)) for v in p_vids], dtype=np.int64
+        )
         if self._pred:
             p_seg = np.concatenate([s for _, s, _, _, _ in self._pred]).reshape(-1, 2)
             p_sc = np.concatenate([s for _, _, s, _, _ in self._pred])
@@ -545,14 +596,18 @@ class DetectionMAP:
         if n_skipped:
             if not self.ignore_unknown_labels:
                 vid_names = list(video_index)
-                raise _unknown_label_error(unknown, p_names, p_codes_local, vid_names, p_vid, classes)
+                raise _unknown_label_error(
+                    unknown, p_names, p_codes_local, vid_names, p_vid, classes
+                )
             keep = ~unknown
             p_seg, p_sc, p_lab, p_vid = p_seg[keep], p_sc[keep], p_lab[keep], p_vid[keep]
         ap = _average_precision(
             g_seg, g_codes, g_vid, p_seg, p_sc, p_lab, p_vid, self.tiou_thresholds, len(classes)
         )
         return DetectionResult.from_class_ap(
-            ap, classes, self.tiou_thresholds,
+            ap,
+            classes,
+            self.tiou_thresholds,
             n_predictions=int(p_sc.shape[0]),
             n_ground_truth=int(g_codes.shape[0]),
             n_skipped=n_skipped,

@@ -83,7 +83,9 @@ def _read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
     except IsADirectoryError:
         raise EvaluationInputError(f"expected a {what} file, got a folder", path=p) from None
     except OSError as exc:
-        raise EvaluationInputError(f"cannot read {what} file: {exc.strerror or exc}", path=p) from None
+        raise EvaluationInputError(
+            f"cannot read {what} file: {exc.strerror or exc}", path=p
+        ) from None
     if empty is not None and not data.strip():
         return empty
     with _gc_paused():
@@ -98,7 +100,9 @@ def _read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
         try:
             return json.loads(data)
         except UnicodeDecodeError as exc:
-            raise EvaluationInputError(f"malformed JSON: not UTF-8 text ({exc.reason})", path=p) from None
+            raise EvaluationInputError(
+                f"malformed JSON: not UTF-8 text ({exc.reason})", path=p
+            ) from None
         except json.JSONDecodeError as exc:
             raise EvaluationInputError(
                 f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=p
@@ -108,33 +112,63 @@ def _read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
 def _number(value: Any, path: Path, video: str, index: int | None, field: str) -> float:
     """One numeric value; strings that parse as numbers are accepted, bools are not."""
     if isinstance(value, bool) or value is None:
-        raise EvaluationInputError(f"expected a number, got {json.dumps(value)}", path=path, video=video, index=index, field=field)
+        raise EvaluationInputError(
+            f"expected a number, got {json.dumps(value)}",
+            path=path,
+            video=video,
+            index=index,
+            field=field,
+        )
     if isinstance(value, _NUMERIC):
         out = float(value)
     elif isinstance(value, str):
         try:
             out = float(value)
         except ValueError:
-            raise EvaluationInputError(f"expected a number, got {value!r}", path=path, video=video, index=index, field=field) from None
+            raise EvaluationInputError(
+                f"expected a number, got {value!r}",
+                path=path,
+                video=video,
+                index=index,
+                field=field,
+            ) from None
     else:
         raise EvaluationInputError(
-            f"expected a number, got {type(value).__name__} {json.dumps(value)}", path=path, video=video, index=index, field=field
+            f"expected a number, got {type(value).__name__} {json.dumps(value)}",
+            path=path,
+            video=video,
+            index=index,
+            field=field,
         )
     if not math.isfinite(out):
-        raise EvaluationInputError(f"value {value!r} is not finite (NaN or inf)", path=path, video=video, index=index, field=field)
+        raise EvaluationInputError(
+            f"value {value!r} is not finite (NaN or inf)",
+            path=path,
+            video=video,
+            index=index,
+            field=field,
+        )
     return out
 
 
 def _segment(value: Any, path: Path, video: str, index: int) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise EvaluationInputError(
-            f"expected [start, end], got {json.dumps(value)}", path=path, video=video, index=index, field="segment"
+            f"expected [start, end], got {json.dumps(value)}",
+            path=path,
+            video=video,
+            index=index,
+            field="segment",
         )
     start = _number(value[0], path, video, index, "segment")
     end = _number(value[1], path, video, index, "segment")
     if end < start:
         raise EvaluationInputError(
-            f"segment [{start}, {end}] ends before it starts (end < start)", path=path, video=video, index=index, field="segment"
+            f"segment [{start}, {end}] ends before it starts (end < start)",
+            path=path,
+            video=video,
+            index=index,
+            field="segment",
         )
     return start, end
 
@@ -142,14 +176,20 @@ def _segment(value: Any, path: Path, video: str, index: int) -> tuple[float, flo
 def _item(value: Any, path: Path, video: str, index: int, *, scored: bool) -> None:
     """Check one annotation/prediction dict thoroughly (used to locate an error)."""
     if not isinstance(value, dict):
-        raise EvaluationInputError(f"expected an object, got {json.dumps(value)[:80]}", path=path, video=video, index=index)
+        raise EvaluationInputError(
+            f"expected an object, got {json.dumps(value)[:80]}", path=path, video=video, index=index
+        )
     keys = ("label", "segment", "score") if scored else ("label", "segment")
     for key in keys:
         if key not in value:
             raise EvaluationInputError("missing", path=path, video=video, index=index, field=key)
     if not isinstance(value["label"], str):
         raise EvaluationInputError(
-            f"expected a class name (string), got {json.dumps(value['label'])}", path=path, video=video, index=index, field="label"
+            f"expected a class name (string), got {json.dumps(value['label'])}",
+            path=path,
+            video=video,
+            index=index,
+            field="label",
         )
     _segment(value["segment"], path, video, index)
     if scored:
@@ -163,7 +203,9 @@ def _locate(
     for video, items in per_video:
         if not isinstance(items, list):
             return EvaluationInputError(
-                f"expected a list of {container}, got {type(items).__name__}", path=path, video=video
+                f"expected a list of {container}, got {type(items).__name__}",
+                path=path,
+                video=video,
             )
         for i, item in enumerate(items):
             try:
@@ -241,15 +283,21 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
     p = Path(path)
     doc = _read_json(p, "ground-truth")
     if not isinstance(doc, dict) or "database" not in doc:
-        raise EvaluationInputError('missing "database": not an ActivityNet ground-truth file', path=p)
+        raise EvaluationInputError(
+            'missing "database": not an ActivityNet ground-truth file', path=p
+        )
     database = doc["database"]
     if not isinstance(database, dict):
-        raise EvaluationInputError(f'"database" must be an object, got {type(database).__name__}', path=p)
+        raise EvaluationInputError(
+            f'"database" must be an object, got {type(database).__name__}', path=p
+        )
     sizes: dict[str, int] = {}
     annotated: dict[str, int] = {}
     for video, entry in database.items():
         if not isinstance(entry, dict):
-            raise EvaluationInputError(f"expected an object, got {type(entry).__name__}", path=p, video=video)
+            raise EvaluationInputError(
+                f"expected an object, got {type(entry).__name__}", path=p, video=video
+            )
         name = str(entry.get("subset", ""))
         sizes[name] = sizes.get(name, 0) + 1
         anns = entry.get("annotations", [])
@@ -261,12 +309,20 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
             raise EvaluationInputError(exc.reason, path=p, field="subset") from None
     if subset is not None and subset not in sizes:
         listing = ", ".join(f"{s!r} ({n} videos)" for s, n in sorted(sizes.items())) or "none"
-        raise EvaluationInputError(f"subset {subset!r} has no videos; subsets present: {listing}", path=p, field="subset")
+        raise EvaluationInputError(
+            f"subset {subset!r} has no videos; subsets present: {listing}", path=p, field="subset"
+        )
 
-    chosen = [(video, entry) for video, entry in database.items() if subset is None or entry.get("subset", "") == subset]
+    chosen = [
+        (video, entry)
+        for video, entry in database.items()
+        if subset is None or entry.get("subset", "") == subset
+    ]
     video_ids = [video for video, _ in chosen]
     durations = {
-        video: _number(entry["duration"], p, video, None, "duration") for video, entry in chosen if "duration" in entry
+        video: _number(entry["duration"], p, video, None, "duration")
+        for video, entry in chosen
+        if "duration" in entry
     }
     per_video = [(video, entry.get("annotations", [])) for video, entry in chosen]
     anns = [a for _, lst in per_video if isinstance(lst, list) for a in lst]
@@ -314,7 +370,9 @@ def load_activitynet_results(path: PathLike) -> Predictions:
             raise EvaluationInputError('missing "results": not an ActivityNet results file', path=p)
         results = doc["results"]
         if not isinstance(results, dict):
-            raise EvaluationInputError(f'"results" must be an object, got {type(results).__name__}', path=p)
+            raise EvaluationInputError(
+                f'"results" must be an object, got {type(results).__name__}', path=p
+            )
         out = _results_arrays(results, p)
         del doc, results
     return out
@@ -384,7 +442,9 @@ def _write_json_atomic(path: PathLike, payload: Any) -> None:
         raise
 
 
-def write_activitynet_results(path: PathLike, predictions: Predictions, *, version: str = "") -> None:
+def write_activitynet_results(
+    path: PathLike, predictions: Predictions, *, version: str = ""
+) -> None:
     """Write :class:`Predictions` as ActivityNet JSON results, atomically.
 
     Every video of ``predictions.video_ids`` gets an entry (possibly an empty list).
@@ -396,11 +456,15 @@ def write_activitynet_results(path: PathLike, predictions: Predictions, *, versi
     vids = predictions.videos.tolist()
     names = predictions.label_names
     for seg, score, lab, vid in zip(segs, scores, labels, vids, strict=True):
-        out[predictions.video_ids[vid]].append({"label": names[lab], "score": score, "segment": seg})
+        out[predictions.video_ids[vid]].append(
+            {"label": names[lab], "score": score, "segment": seg}
+        )
     _write_json_atomic(path, {"version": version, "results": out, "external_data": {}})
 
 
-def write_activitynet_ground_truth(path: PathLike, ground_truth: GroundTruth, *, version: str = "") -> None:
+def write_activitynet_ground_truth(
+    path: PathLike, ground_truth: GroundTruth, *, version: str = ""
+) -> None:
     """Write :class:`GroundTruth` as ActivityNet JSON (``{"database": ...}``), atomically."""
     subset = ground_truth.subset if ground_truth.subset is not None else "test"
     database: dict[str, dict[str, Any]] = {}
@@ -409,7 +473,12 @@ def write_activitynet_ground_truth(path: PathLike, ground_truth: GroundTruth, *,
         if v in ground_truth.durations:
             entry["duration"] = ground_truth.durations[v]
         database[v] = entry
-    for seg, lab, vid in zip(ground_truth.segments.tolist(), ground_truth.labels.tolist(), ground_truth.videos.tolist(), strict=True):
+    for seg, lab, vid in zip(
+        ground_truth.segments.tolist(),
+        ground_truth.labels.tolist(),
+        ground_truth.videos.tolist(),
+        strict=True,
+    ):
         database[ground_truth.video_ids[vid]]["annotations"].append(
             {"label": ground_truth.class_names[lab], "segment": seg}
         )
@@ -425,7 +494,9 @@ def _text_lines(path: Path, what: str) -> list[tuple[int, list[str]]]:
     except FileNotFoundError:
         raise EvaluationInputError(f"{what} not found", path=path) from None
     except OSError as exc:
-        raise EvaluationInputError(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
+        raise EvaluationInputError(
+            f"cannot read {what}: {exc.strerror or exc}", path=path
+        ) from None
     return [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
@@ -433,9 +504,13 @@ def _text_number(text: str, path: Path, video: str, line: int, field: str) -> fl
     try:
         out = float(text)
     except ValueError:
-        raise EvaluationInputError(f"line {line}: {text!r} is not a number", path=path, video=video, field=field) from None
+        raise EvaluationInputError(
+            f"line {line}: {text!r} is not a number", path=path, video=video, field=field
+        ) from None
     if not math.isfinite(out):
-        raise EvaluationInputError(f"line {line}: {text!r} is not finite", path=path, video=video, field=field)
+        raise EvaluationInputError(
+            f"line {line}: {text!r} is not finite", path=path, video=video, field=field
+        )
     return out
 
 
@@ -450,11 +525,15 @@ def read_thumos14_class_list(path: PathLike) -> tuple[tuple[int, str], ...]:
     out = []
     for n, parts in _text_lines(p, "class list"):
         if len(parts) != 2:
-            raise EvaluationInputError(f"line {n}: expected 'ucf101_id name', got {' '.join(parts)!r}", path=p)
+            raise EvaluationInputError(
+                f"line {n}: expected 'ucf101_id name', got {' '.join(parts)!r}", path=p
+            )
         try:
             out.append((int(parts[0]), parts[1]))
         except ValueError:
-            raise EvaluationInputError(f"line {n}: class id {parts[0]!r} is not an integer", path=p) from None
+            raise EvaluationInputError(
+                f"line {n}: class id {parts[0]!r} is not an integer", path=p
+            ) from None
     if not out:
         raise EvaluationInputError("no class in the class list", path=p)
     return tuple(out)
@@ -464,13 +543,18 @@ def _read_segments_file(path: Path, what: str) -> tuple[list[str], list[tuple[fl
     videos, segs = [], []
     for n, parts in _text_lines(path, what):
         if len(parts) != 3:
-            raise EvaluationInputError(f"line {n}: expected 'video start end', got {' '.join(parts)!r}", path=path)
+            raise EvaluationInputError(
+                f"line {n}: expected 'video start end', got {' '.join(parts)!r}", path=path
+            )
         video = _strip_video(parts[0])
         start = _text_number(parts[1], path, video, n, "start")
         end = _text_number(parts[2], path, video, n, "end")
         if end < start:
             raise EvaluationInputError(
-                f"line {n}: segment [{start}, {end}] ends before it starts (end < start)", path=path, video=video, field="segment"
+                f"line {n}: segment [{start}, {end}] ends before it starts (end < start)",
+                path=path,
+                video=video,
+                field="segment",
             )
         videos.append(video)
         segs.append((start, end))
@@ -488,21 +572,29 @@ def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thum
     """
     root = Path(directory)
     if not root.is_dir():
-        raise EvaluationInputError("annotation folder not found (expected a folder with detclasslist.txt)", path=root)
+        raise EvaluationInputError(
+            "annotation folder not found (expected a folder with detclasslist.txt)", path=root
+        )
     classes = read_thumos14_class_list(root / "detclasslist.txt")
     video_index: dict[str, int] = {}
     segs: list[tuple[float, float]] = []
     labels: list[int] = []
     vids: list[int] = []
     for c, (_, name) in enumerate(classes):
-        videos, s = _read_segments_file(root / f"{name}_{subset}.txt", f"annotation file of class {name!r}")
+        videos, s = _read_segments_file(
+            root / f"{name}_{subset}.txt", f"annotation file of class {name!r}"
+        )
         if not s:
-            raise EvaluationInputError(f"class {name!r} has no annotated instance", path=root / f"{name}_{subset}.txt")
+            raise EvaluationInputError(
+                f"class {name!r} has no annotated instance", path=root / f"{name}_{subset}.txt"
+            )
         segs += s
         labels += [c] * len(s)
         vids += [video_index.setdefault(v, len(video_index)) for v in videos]
     amb_path = root / f"Ambiguous_{subset}.txt"
-    amb_videos, amb_segs = _read_segments_file(amb_path, "ambiguous-segment file") if amb_path.exists() else ([], [])
+    amb_videos, amb_segs = (
+        _read_segments_file(amb_path, "ambiguous-segment file") if amb_path.exists() else ([], [])
+    )
     amb_vids = [video_index.setdefault(v, len(video_index)) for v in amb_videos]
     return Thumos14Annotations(
         class_names=tuple(n for _, n in classes),
@@ -530,17 +622,28 @@ def read_thumos14_results(path: PathLike) -> Predictions:
     for n, parts in _text_lines(p, "results file"):
         if len(parts) != 5:
             raise EvaluationInputError(
-                f"line {n}: expected 'video start end class_id score', got {' '.join(parts)!r}", path=p
+                f"line {n}: expected 'video start end class_id score', got {' '.join(parts)!r}",
+                path=p,
             )
         video = _strip_video(parts[0])
         start = _text_number(parts[1], p, video, n, "start")
         end = _text_number(parts[2], p, video, n, "end")
         if end < start:
-            raise EvaluationInputError(f"line {n}: segment [{start}, {end}] ends before it starts", path=p, video=video, field="segment")
+            raise EvaluationInputError(
+                f"line {n}: segment [{start}, {end}] ends before it starts",
+                path=p,
+                video=video,
+                field="segment",
+            )
         try:
             class_id = str(int(parts[3]))
         except ValueError:
-            raise EvaluationInputError(f"line {n}: class id {parts[3]!r} is not an integer", path=p, video=video, field="class_id") from None
+            raise EvaluationInputError(
+                f"line {n}: class id {parts[3]!r} is not an integer",
+                path=p,
+                video=video,
+                field="class_id",
+            ) from None
         scores.append(_text_number(parts[4], p, video, n, "score"))
         segs.append((start, end))
         vids.append(video_index.setdefault(video, len(video_index)))

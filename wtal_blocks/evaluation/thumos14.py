@@ -116,8 +116,12 @@ def average_precision_thumos14(
     else:
         rank = np.asarray(as_numpy(video_rank), dtype=np.int64).reshape(-1)
         if rank.shape[0] < n_vid:
-            raise EvaluationInputError(f"video_rank must cover {n_vid} video ids, got {rank.shape[0]}", field="video_rank")
-    return _average_precision(g_seg, g_lab, g_vid, d_seg, scores, d_lab, d_vid, a_seg, a_vid, rank, thr, n_classes)
+            raise EvaluationInputError(
+                f"video_rank must cover {n_vid} video ids, got {rank.shape[0]}", field="video_rank"
+            )
+    return _average_precision(
+        g_seg, g_lab, g_vid, d_seg, scores, d_lab, d_vid, a_seg, a_vid, rank, thr, n_classes
+    )
 
 
 def _average_precision(
@@ -146,13 +150,19 @@ def _average_precision(
         is_tp = np.zeros((n_thr, n_det), dtype=bool)
         if g_lab.shape[0]:
             n_vid = int(max(g_vid.max(), d_vid.max())) + 1
-            agent, item = overlapping_pairs(g_lab * n_vid + g_vid, g_seg, d_lab * n_vid + d_vid, d_seg)
+            agent, item = overlapping_pairs(
+                g_lab * n_vid + g_vid, g_seg, d_lab * n_vid + d_vid, d_seg
+            )
             value = _overlap(g_seg[agent], d_seg[item])
             keep = value > thr.min()
             agent, item, value = agent[keep], item[keep], value[keep]
             if agent.size:
-                agents, component = conflict_components(agent, item, g_lab * n_vid + g_vid, g_seg, d_seg)
-                choice = greedy_match(agent, item, value, agents, component, det_rank, thr, strict=True)
+                agents, component = conflict_components(
+                    agent, item, g_lab * n_vid + g_vid, g_seg, d_seg
+                )
+                choice = greedy_match(
+                    agent, item, value, agents, component, det_rank, thr, strict=True
+                )
                 t_idx, col = np.nonzero(choice >= 0)
                 is_tp[t_idx, choice[t_idx, col]] = True
         ambiguous = np.zeros(n_det, dtype=bool)
@@ -171,7 +181,9 @@ def _average_precision(
         seg_tp = seg[tp]
         n_tp = np.arange(seg_tp.shape[0]) - np.searchsorted(seg_tp, seg_tp, side="left") + 1
         precision = n_tp / position[tp]
-        summed = np.bincount(seg_tp, weights=precision, minlength=n_thr * n_classes).astype(np.float64)
+        summed = np.bincount(seg_tp, weights=precision, minlength=n_thr * n_classes).astype(
+            np.float64
+        )
         ap = summed.reshape(n_thr, n_classes) / np.maximum(npos, 1.0)[None, :]
     out = np.ascontiguousarray(ap.T)
     out[npos == 0] = np.nan
@@ -214,14 +226,22 @@ def evaluate_thumos14(
     video_index = {v: i for i, v in enumerate(annotations.video_ids)}
     for v in predictions.video_ids:
         video_index.setdefault(v, len(video_index))
-    p_vid_codes = np.fromiter((video_index[v] for v in predictions.video_ids), dtype=np.int64, count=len(predictions.video_ids))
+    p_vid_codes = np.fromiter(
+        (video_index[v] for v in predictions.video_ids),
+        dtype=np.int64,
+        count=len(predictions.video_ids),
+    )
     d_vid = p_vid_codes[predictions.videos]
     seg, scores = predictions.segments, predictions.scores
     if n_skipped:
         if not ignore_unknown_labels:
             raise _unknown_label_error(
-                unknown, predictions.label_names, predictions.labels, predictions.video_ids,
-                predictions.videos, annotations.class_names,
+                unknown,
+                predictions.label_names,
+                predictions.labels,
+                predictions.video_ids,
+                predictions.videos,
+                annotations.class_names,
             )
         keep = ~unknown
         seg, scores, d_lab, d_vid = seg[keep], scores[keep], d_lab[keep], d_vid[keep]
@@ -230,11 +250,23 @@ def evaluate_thumos14(
     rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
     n_classes = len(annotations.class_names)
     ap = _average_precision(
-        annotations.segments, annotations.labels, annotations.videos, seg, scores, d_lab, d_vid,
-        annotations.ambiguous_segments, annotations.ambiguous_videos, rank, thr, n_classes,
+        annotations.segments,
+        annotations.labels,
+        annotations.videos,
+        seg,
+        scores,
+        d_lab,
+        d_vid,
+        annotations.ambiguous_segments,
+        annotations.ambiguous_videos,
+        rank,
+        thr,
+        n_classes,
     )
     return DetectionResult.from_class_ap(
-        ap, annotations.class_names, thr,
+        ap,
+        annotations.class_names,
+        thr,
         n_predictions=int(scores.shape[0]),
         n_ground_truth=int(annotations.labels.shape[0]),
         n_skipped=n_skipped,

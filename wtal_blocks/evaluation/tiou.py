@@ -27,7 +27,9 @@ def _decimal(text: str, spec: str) -> Decimal:
             f"tIoU thresholds {spec!r}: {text.strip()!r} is not a number", field="tiou"
         ) from None
     if not value.is_finite():
-        raise EvaluationInputError(f"tIoU thresholds {spec!r}: {text.strip()!r} is not finite", field="tiou")
+        raise EvaluationInputError(
+            f"tIoU thresholds {spec!r}: {text.strip()!r} is not finite", field="tiou"
+        )
     return value
 
 
@@ -52,19 +54,26 @@ def parse_tiou_thresholds(spec: str | float | Iterable[float]) -> NDArray[np.flo
             parts = text.split(":")
             if len(parts) != 3:
                 raise EvaluationInputError(
-                    f"tIoU thresholds {spec!r}: expected LO:HI:STEP (e.g. 0.1:0.7:0.1)", field="tiou"
+                    f"tIoU thresholds {spec!r}: expected LO:HI:STEP (e.g. 0.1:0.7:0.1)",
+                    field="tiou",
                 )
             lo, hi, step = (_decimal(p, spec) for p in parts)
             if step <= 0:
-                raise EvaluationInputError(f"tIoU thresholds {spec!r}: STEP must be > 0, got {step}", field="tiou")
+                raise EvaluationInputError(
+                    f"tIoU thresholds {spec!r}: STEP must be > 0, got {step}", field="tiou"
+                )
             if lo > hi:
-                raise EvaluationInputError(f"tIoU thresholds {spec!r}: LO {lo} is above HI {hi}", field="tiou")
+                raise EvaluationInputError(
+                    f"tIoU thresholds {spec!r}: LO {lo} is above HI {hi}", field="tiou"
+                )
             count = int((hi - lo) / step) + 1
             values = [float(lo + k * step) for k in range(count)]
         else:
             pieces = [p for p in text.split(",") if p.strip()]
             if not pieces:
-                raise EvaluationInputError(f"tIoU thresholds {spec!r}: no value given", field="tiou")
+                raise EvaluationInputError(
+                    f"tIoU thresholds {spec!r}: no value given", field="tiou"
+                )
             values = [float(_decimal(p, spec)) for p in pieces]
     elif isinstance(spec, (int, float)):
         values = [float(spec)]
@@ -74,7 +83,9 @@ def parse_tiou_thresholds(spec: str | float | Iterable[float]) -> NDArray[np.flo
     if out.size == 0:
         raise EvaluationInputError("tIoU thresholds: no value given", field="tiou")
     if not np.all(np.isfinite(out)) or np.any(out < 0) or np.any(out > 1):
-        raise EvaluationInputError(f"tIoU thresholds must lie in [0, 1], got {out.tolist()}", field="tiou")
+        raise EvaluationInputError(
+            f"tIoU thresholds must lie in [0, 1], got {out.tolist()}", field="tiou"
+        )
     if np.unique(out).size != out.size:
         raise EvaluationInputError(f"tIoU thresholds repeat a value: {out.tolist()}", field="tiou")
     return out

@@ -362,8 +362,6 @@ def topk_mean_triton(
     return values, indices
 
 
-
-
 def topk_mean_values_triton(
     scores: Tensor, k: Tensor | int, k_max: int | None = None, mask: Tensor | None = None
 ) -> Tensor:

@@ -116,8 +116,12 @@ class DropoutNoise:
     ) -> DropoutNoise:
         """Draw both masks for a batch of ``batch`` videos from ``generator``."""
         scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
-        feats = torch.empty(batch, time, embed_dim, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
-        sel = torch.empty(batch, time, device=device, dtype=dtype).bernoulli_(1.0 - p, generator=generator)
+        feats = torch.empty(batch, time, embed_dim, device=device, dtype=dtype).bernoulli_(
+            1.0 - p, generator=generator
+        )
+        sel = torch.empty(batch, time, device=device, dtype=dtype).bernoulli_(
+            1.0 - p, generator=generator
+        )
         return DropoutNoise(feats.mul_(scale), sel.mul_(scale))
 
     def slice(self, start: int, stop: int) -> DropoutNoise:
@@ -210,7 +214,9 @@ class UncertaintyModelingNet(nn.Module):
     def r_bkg(self) -> float:
         return self.selector.r_bkg
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, *, noise: DropoutNoise | None = None) -> UMOutput:
+    def forward(
+        self, x: Tensor, mask: Tensor | None = None, *, noise: DropoutNoise | None = None
+    ) -> UMOutput:
         """Run the network; ``noise`` (training only) replaces the internally drawn dropout."""
         check_rank("x", x, 3, "(B, T, F)")
         if x.shape[2] != self.feature_dim:
@@ -235,11 +241,15 @@ class UncertaintyModelingNet(nn.Module):
         train_noise = noise if self.training else None
         cas, features = self.cas_module(x, None if train_noise is None else train_noise.features)
         magnitudes = feature_magnitude(features)
-        pseudo = self.selector(magnitudes, mask, None if train_noise is None else train_noise.selection)
+        pseudo = self.selector(
+            magnitudes, mask, None if train_noise is None else train_noise.selection
+        )
         action_features = gather_segments(features, pseudo.action_index)
         background_features = gather_segments(features, pseudo.background_index)
 
-        video_scores = torch.softmax(topk_mil_pooling(cas, ratio=self.selector.r_act, mask=mask), dim=1)
+        video_scores = torch.softmax(
+            topk_mil_pooling(cas, ratio=self.selector.r_act, mask=mask), dim=1
+        )
         bkg_cas = gather_segments(cas, pseudo.background_index)
         weights = pseudo.background_valid.to(cas.dtype)[:, :, None]
         n_bkg = pseudo.k_bkg.to(cas.dtype)[:, None]

@@ -36,11 +36,15 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
     _atomic(Path(path), lambda h: torch.save(obj, h))
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Load a training checkpoint with ``weights_only=True`` (no code execution)."""
     from ..models.um import _load_weights
 
     state = _load_weights(path, map_location)
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
-        raise ValueError(f"{path}: not a wtal_blocks training checkpoint (expected 'model' and 'step')")
+        raise ValueError(
+            f"{path}: not a wtal_blocks training checkpoint (expected 'model' and 'step')"
+        )
     return state

@@ -56,7 +56,10 @@ def _add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ())
         flag = "--" + f.name.replace("_", "-")
         hint = hints[f.name]
         args = typing.get_args(hint)
-        kwargs: dict[str, Any] = {"default": None, "help": f"{_HELP.get(f.name, '')} (default: {f.default})"}
+        kwargs: dict[str, Any] = {
+            "default": None,
+            "help": f"{_HELP.get(f.name, '')} (default: {f.default})",
+        }
         literal = [a for a in args if typing.get_origin(a) is typing.Literal]
         if typing.get_origin(hint) is typing.Literal:
             kwargs["choices"] = list(args)
@@ -68,7 +71,9 @@ def _add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ())
             kwargs["type"] = int
         else:
             kwargs["type"] = str
-        parser.add_argument(flag, dest=f.name, metavar=None if "choices" in kwargs else f.name.upper(), **kwargs)
+        parser.add_argument(
+            flag, dest=f.name, metavar=None if "choices" in kwargs else f.name.upper(), **kwargs
+        )
 
 
 def _config_from(args: argparse.Namespace, **base: Any) -> Any:
@@ -84,7 +89,8 @@ def _config_from(args: argparse.Namespace, **base: Any) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wtal-um", description="UM (AAAI 2021) reference recipe: train, evaluate, demo, ablation."
+        prog="wtal-um",
+        description="UM (AAAI 2021) reference recipe: train, evaluate, demo, ablation.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -97,11 +103,41 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="the official test pipeline from a checkpoint")
     ev.add_argument("--checkpoint", required=True, help="official-format state_dict (.pkl/.pt)")
     ev.add_argument("--output", required=True, help="ActivityNet-format result JSON to write")
-    ev.add_argument("--batch-size", dest="eval_batch_size", type=int, default=None, help="videos per forward batch")
-    ev.add_argument("--plots", default=None, help="also write plots of the best and worst videos to this folder")
-    _add_config_flags(ev, skip=("iterations", "batch_size", "lr", "weight_decay", "alpha", "beta", "margin", "eval_every", "eval_batch_size", "output_dir", "seed", "num_workers", "loss_form", "dropout", "embed_dim"))
+    ev.add_argument(
+        "--batch-size",
+        dest="eval_batch_size",
+        type=int,
+        default=None,
+        help="videos per forward batch",
+    )
+    ev.add_argument(
+        "--plots", default=None, help="also write plots of the best and worst videos to this folder"
+    )
+    _add_config_flags(
+        ev,
+        skip=(
+            "iterations",
+            "batch_size",
+            "lr",
+            "weight_decay",
+            "alpha",
+            "beta",
+            "margin",
+            "eval_every",
+            "eval_batch_size",
+            "output_dir",
+            "seed",
+            "num_workers",
+            "loss_form",
+            "dropout",
+            "embed_dim",
+        ),
+    )
 
-    demo = sub.add_parser("demo", help="train and evaluate on the built-in synthetic dataset (a minute or two on 2 CPU cores)")
+    demo = sub.add_parser(
+        "demo",
+        help="train and evaluate on the built-in synthetic dataset (a minute or two on 2 CPU cores)",
+    )
     demo.add_argument("--output-dir", default="runs/demo")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--iterations", type=int, default=None)

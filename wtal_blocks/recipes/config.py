@@ -13,7 +13,12 @@ __all__ = ["DatasetName", "UMConfig"]
 DatasetName = Literal["thumos14", "anet12", "anet13", "synthetic"]
 
 _DEFAULT_SEGMENTS = {"thumos14": 750, "anet12": 50, "anet13": 50, "synthetic": 750}
-_DEFAULT_TIOU = {"thumos14": "0.1:0.7:0.1", "synthetic": "0.1:0.7:0.1", "anet12": "0.5:0.95:0.05", "anet13": "0.5:0.95:0.05"}
+_DEFAULT_TIOU = {
+    "thumos14": "0.1:0.7:0.1",
+    "synthetic": "0.1:0.7:0.1",
+    "anet12": "0.5:0.95:0.05",
+    "anet13": "0.5:0.95:0.05",
+}
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,23 @@ class UMConfig:
     synthetic_size: Literal["demo", "thumos"] = "thumos"
 
     def __post_init__(self) -> None:
-        if self.iterations < 1 or self.batch_size < 1 or self.eval_every < 0 or self.eval_batch_size < 1:
+        if (
+            self.iterations < 1
+            or self.batch_size < 1
+            or self.eval_every < 0
+            or self.eval_batch_size < 1
+        ):
             raise ValueError(
                 f"iterations, batch_size, eval_batch_size must be >= 1 and eval_every >= 0, got "
                 f"{self.iterations}, {self.batch_size}, {self.eval_batch_size}, {self.eval_every}"
             )
-        if self.lr <= 0 or self.weight_decay < 0 or self.alpha < 0 or self.beta < 0 or self.margin <= 0:
+        if (
+            self.lr <= 0
+            or self.weight_decay < 0
+            or self.alpha < 0
+            or self.beta < 0
+            or self.margin <= 0
+        ):
             raise ValueError("lr and margin must be > 0; weight_decay, alpha, beta must be >= 0")
         if self.r_act < 1 or self.r_bkg < 1:
             raise ValueError(f"r_act and r_bkg must be >= 1, got {self.r_act}, {self.r_bkg}")
@@ -76,7 +92,9 @@ class UMConfig:
     @property
     def segments(self) -> int:
         """``T``, the number of sampled segments."""
-        return self.num_segments if self.num_segments is not None else _DEFAULT_SEGMENTS[self.dataset]
+        return (
+            self.num_segments if self.num_segments is not None else _DEFAULT_SEGMENTS[self.dataset]
+        )
 
     @property
     def tiou_thresholds(self) -> str:
@@ -118,5 +136,3 @@ class UMConfig:
         lines = ["UMConfig", "-" * (width + 24)]
         lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
         return "\n".join(lines)
-
-

@@ -259,7 +259,9 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
     global batch is cut into ``world`` contiguous parts.
     """
 
-    def __init__(self, n_videos: int, batch_size: int, seed: int, start: int, stop: int, dist: _Dist) -> None:
+    def __init__(
+        self, n_videos: int, batch_size: int, seed: int, start: int, stop: int, dist: _Dist
+    ) -> None:
         self.n = n_videos
         self.batch_size = batch_size
         self.seed = seed
@@ -355,7 +357,11 @@ def predict(
         durations = batch.durations.to(device) if dataset.time_from_duration else None
         dets = post(out, batch.num_segments.to(device), durations)
         for vid, det in zip(batch.video_ids, dets, strict=True):
-            detections[vid] = (det.segments.cpu().numpy(), det.scores.cpu().numpy(), det.labels.cpu().numpy())
+            detections[vid] = (
+                det.segments.cpu().numpy(),
+                det.scores.cpu().numpy(),
+                det.labels.cpu().numpy(),
+            )
         scores.append(out.video_scores.float().cpu().numpy())
         labels.append(batch.labels.cpu().numpy())
     back = np.argsort(np.argsort(order, kind="stable"), kind="stable")  # restore dataset order
@@ -364,7 +370,9 @@ def predict(
     return detections, video_scores, video_labels
 
 
-def results_json(detections: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], class_names: Sequence[str]) -> dict[str, Any]:
+def results_json(
+    detections: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], class_names: Sequence[str]
+) -> dict[str, Any]:
     """ActivityNet-format results: ``{"results": {vid: [{"label", "score", "segment"}]}}``."""
     results = {
         vid: [
@@ -373,7 +381,11 @@ def results_json(detections: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
         ]
         for vid, (seg, sc, lb) in detections.items()
     }
-    return {"version": "VERSION 1.3", "results": results, "external_data": {"used": True, "details": "wtal_blocks"}}
+    return {
+        "version": "VERSION 1.3",
+        "results": results,
+        "external_data": {"used": True, "details": "wtal_blocks"},
+    }
 
 
 def evaluate_model(
@@ -413,7 +425,9 @@ def evaluate_model(
         tiou_thresholds=[float(t) for t in result.tiou_thresholds],
         mAP=[float(v) for v in result.mAP],
         average_mAP=float(result.average_mAP),
-        accuracy=float(um_classification_accuracy(scores, labels, config.class_threshold)) if len(scores) else 0.0,
+        accuracy=float(um_classification_accuracy(scores, labels, config.class_threshold))
+        if len(scores)
+        else 0.0,
         ap=result.to_dict()["ap"],
         label=label,
     )
@@ -427,7 +441,9 @@ def evaluate_model(
 class _Logger:
     """CSV logs always; TensorBoard when installed; progress bar (tqdm) or plain lines."""
 
-    def __init__(self, out: Path, enabled: bool, total: int, start: int, log: Log, progress: bool) -> None:
+    def __init__(
+        self, out: Path, enabled: bool, total: int, start: int, log: Log, progress: bool
+    ) -> None:
         self.enabled = enabled
         self.log = log
         self.train_csv = out / "train_log.csv"
@@ -484,8 +500,17 @@ class _Logger:
     def evaluation(self, report: EvalReport) -> None:
         if not self.enabled:
             return
-        row = {"step": report.step, "average_mAP": f"{report.average_mAP:.6f}", "accuracy": f"{report.accuracy:.6f}"}
-        row.update({f"mAP@{t:g}": f"{v:.6f}" for t, v in zip(report.tiou_thresholds, report.mAP, strict=True)})
+        row = {
+            "step": report.step,
+            "average_mAP": f"{report.average_mAP:.6f}",
+            "accuracy": f"{report.accuracy:.6f}",
+        }
+        row.update(
+            {
+                f"mAP@{t:g}": f"{v:.6f}"
+                for t, v in zip(report.tiou_thresholds, report.mAP, strict=True)
+            }
+        )
         self._append(self.eval_csv, row)
         if self.tb is not None:
             self.tb.add_scalar("test/average_mAP", report.average_mAP, report.step)
@@ -606,7 +631,9 @@ def train_um(
         torch.backends.cudnn.benchmark = False
     torch.manual_seed(config.seed)
     model = build_model(config, train_set.feature_dim, train_set.num_classes).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay)
+    optimiser = torch.optim.Adam(
+        model.parameters(), lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay
+    )
     objective = UMObjective(config.alpha, config.beta, config.margin, form=config.loss_form)
     noise_gen = torch.Generator(device=device).manual_seed(config.seed)
     start = 0
@@ -632,7 +659,9 @@ def train_um(
         config.save(out / "config.json")
         log(str(config))
 
-    sampler = StepBatchSampler(len(train_set), config.batch_size, config.seed, start, config.iterations, dist)
+    sampler = StepBatchSampler(
+        len(train_set), config.batch_size, config.seed, start, config.iterations, dist
+    )
     loader = DataLoader(
         _EpochIndexed(train_set),
         batch_sampler=sampler,
@@ -676,7 +705,10 @@ def train_um(
             ).slice(lo, hi)
             optimiser.zero_grad(set_to_none=False)
             if local_batch is None:  # fewer videos than processes in this batch: this rank idles
-                terms = {k: torch.zeros((), device=device) for k in ("loss_cls", "loss_um", "loss_be", "loss_total")}
+                terms = {
+                    k: torch.zeros((), device=device)
+                    for k in ("loss_cls", "loss_um", "loss_be", "loss_total")
+                }
                 for p in model.parameters():
                     p.grad = torch.zeros_like(p) if p.grad is None else p.grad.zero_()
             else:
@@ -714,14 +746,18 @@ def train_um(
                 history.append(report)
                 logger.evaluation(report)
                 # the first step reaching the best value is the best (as ``max`` picks below)
-                if dist.is_main and report.average_mAP > max((h.average_mAP for h in history[:-1]), default=-1.0):
+                if dist.is_main and report.average_mAP > max(
+                    (h.average_mAP for h in history[:-1]), default=-1.0
+                ):
                     atomic_save(official_state_dict(model), out / "model_best.pkl")
             if step % save_every == 0 or step == config.iterations:
                 checkpoint(step)
             if stop_after is not None and step >= stop_after and step < config.iterations:
                 checkpoint(step)
                 raise KeyboardInterrupt(f"stopped after step {step} (stop_after)")
-        final, results = evaluate_model(model, test_set, config, device, step=step, label="final", dist=dist)
+        final, results = evaluate_model(
+            model, test_set, config, device, step=step, label="final", dist=dist
+        )
         history.append(final)
         logger.evaluation(final)
     finally:
@@ -735,7 +771,12 @@ def train_um(
         if best.step == final.step:
             atomic_save(state, out / "model_best.pkl")
         atomic_write_text(out / "results_final.json", json.dumps(results))
-        metrics = final.to_dict() | {"model": "final", "best": best.to_dict(), "seed": config.seed, "world_size": dist.world}
+        metrics = final.to_dict() | {
+            "model": "final",
+            "best": best.to_dict(),
+            "seed": config.seed,
+            "world_size": dist.world,
+        }
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         log(final.table(f"FINAL model (step {final.step}) - report this number"))
         log(best.table(f"BEST evaluated step ({best.step}) - selected on the test set, optimistic"))
@@ -783,5 +824,7 @@ def evaluate_checkpoint(
     model, test_set = model_and_test_set(config, checkpoint, device)
     report, results = evaluate_model(model, test_set, config, device, label="checkpoint")
     atomic_write_text(Path(output), json.dumps(results))
-    log(f"wrote {sum(len(v) for v in results['results'].values())} detections of {len(results['results'])} videos to {output}")
+    log(
+        f"wrote {sum(len(v) for v in results['results'].values())} detections of {len(results['results'])} videos to {output}"
+    )
     return report

@@ -59,7 +59,10 @@ class SeedSummary:
     def table(self, title: str = "final model, mean ± std over seeds") -> str:
         """Per-threshold and average mAP (%) as ``mean ± std``."""
         head = "  ".join(f"{t:>11g}" for t in self.tiou_thresholds)
-        cells = "  ".join(f"{100 * m:5.2f} ± {100 * s:4.2f}" for m, s in zip(self.mAP_mean, self.mAP_std, strict=True))
+        cells = "  ".join(
+            f"{100 * m:5.2f} ± {100 * s:4.2f}"
+            for m, s in zip(self.mAP_mean, self.mAP_std, strict=True)
+        )
         avg = f"{100 * self.average_mAP_mean:5.2f} ± {100 * self.average_mAP_std:4.2f}"
         return f"{title} (seeds {self.seeds})\n  tIoU     {head}          avg\n  mAP (%)  {cells}  {avg}"
 
@@ -104,7 +107,11 @@ def run_seeds(
         cfg = config.replace(seed=seed, output_dir=str(out / f"seed_{seed}"))
         # resuming a multi-seed run: seeds that had not started yet start now
         started = (Path(cfg.output_dir) / "checkpoint_last.pt").exists()
-        results.append(train_um(cfg, resume=resume and started, overwrite=overwrite, log=log, progress=progress))
+        results.append(
+            train_um(
+                cfg, resume=resume and started, overwrite=overwrite, log=log, progress=progress
+            )
+        )
     summary = summarize(seeds, [r.final for r in results])
     atomic_write_text(out / "seeds_summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
     log(summary.table())
@@ -140,7 +147,9 @@ def run_ablation(
     softmax_row, fused_row = ABLATION_ROWS[0][0], ABLATION_ROWS[1][0]
     for seed in seeds:
         for name, folder, changes in ABLATION_ROWS[1:]:
-            cfg = config.replace(seed=seed, output_dir=str(out / folder / f"seed_{seed}"), **changes)
+            cfg = config.replace(
+                seed=seed, output_dir=str(out / folder / f"seed_{seed}"), **changes
+            )
             log(f"=== {name}, seed {seed} ===")
             result = train_um(cfg, overwrite=overwrite, log=log, progress=progress)
             reports[name].append(result.final)
@@ -149,20 +158,34 @@ def run_ablation(
 
                 soft_cfg = cfg.replace(scoring="softmax")
                 model = load_official_checkpoint(
-                    result.output_dir / "model_final.pkl", map_location=device, r_act=cfg.r_act, r_bkg=cfg.r_bkg
+                    result.output_dir / "model_final.pkl",
+                    map_location=device,
+                    r_act=cfg.r_act,
+                    r_bkg=cfg.r_bkg,
                 )
                 test_set = build_dataset(soft_cfg, train=False)
-                soft, _ = evaluate_model(model, test_set, soft_cfg, device, step=result.final.step, label="final")
+                soft, _ = evaluate_model(
+                    model, test_set, soft_cfg, device, step=result.final.step, label="final"
+                )
                 reports[softmax_row].append(soft)
     summaries = {name: summarize(seeds, reps) for name, reps in reports.items()}
-    lines = ["Ablation (paper Table 3), final models, mAP % mean ± std over seeds " + str(list(seeds))]
+    lines = [
+        "Ablation (paper Table 3), final models, mAP % mean ± std over seeds " + str(list(seeds))
+    ]
     thr = summaries[ABLATION_ROWS[0][0]].tiou_thresholds
     lines.append(f"  {'row':<28}" + "".join(f"{t:>13g}" for t in thr) + f"{'avg':>13}")
     for name, s in summaries.items():
-        cells = "".join(f"  {100 * m:5.2f}±{100 * d:4.2f}" for m, d in zip(s.mAP_mean, s.mAP_std, strict=True))
-        lines.append(f"  {name:<28}{cells}  {100 * s.average_mAP_mean:5.2f}±{100 * s.average_mAP_std:4.2f}")
+        cells = "".join(
+            f"  {100 * m:5.2f}±{100 * d:4.2f}" for m, d in zip(s.mAP_mean, s.mAP_std, strict=True)
+        )
+        lines.append(
+            f"  {name:<28}{cells}  {100 * s.average_mAP_mean:5.2f}±{100 * s.average_mAP_std:4.2f}"
+        )
     table = "\n".join(lines)
     log(table)
-    atomic_write_text(out / "ablation.json", json.dumps({k: v.to_dict() for k, v in summaries.items()}, indent=2) + "\n")
+    atomic_write_text(
+        out / "ablation.json",
+        json.dumps({k: v.to_dict() for k, v in summaries.items()}, indent=2) + "\n",
+    )
     atomic_write_text(out / "ablation.txt", table + "\n")
     return summaries
