@@ -21,11 +21,12 @@ from tests._nms_cases import (
 )
 from tests.conftest import REPO_ROOT
 from tests.reference import nms_reference as ref
-from wtal_blocks import nms
 from wtal_blocks.nms import (
     TemporalNMS,
+    _graph,
     batched_soft_nms,
     batched_temporal_nms,
+    greedy,
     soft_nms,
     temporal_nms,
 )
@@ -121,9 +122,9 @@ def test_float_dtypes(dtype: torch.dtype, offset: float) -> None:
 
 
 def _force_blocks(monkeypatch: pytest.MonkeyPatch, first_block: int, budget: int) -> None:
-    monkeypatch.setattr(nms, "_SPARSE_PAIRS_PER_SEGMENT", -1)
-    monkeypatch.setattr(nms, "_BLOCK", first_block)
-    monkeypatch.setattr(nms, "_PAIR_BUDGET", budget)
+    monkeypatch.setattr(greedy, "_SPARSE_PAIRS_PER_SEGMENT", -1)
+    monkeypatch.setattr(greedy, "_BLOCK", first_block)
+    monkeypatch.setattr(_graph, "_PAIR_BUDGET", budget)
 
 
 @pytest.mark.parametrize(("first_block", "budget"), [(1, 10**9), (4, 64), (16, 10**9)])
@@ -182,8 +183,8 @@ def test_decision_rounds_torch_and_numpy_agree(seed: int) -> None:
     for node in range(n):  # textbook: kept iff undecided and no kept node suppresses it
         parents = edges[0][edges[1] == node]
         expected[node] = bool(undecided[node]) and not bool(expected[parents].any())
-    assert torch.equal(nms._resolve_greedy_torch(edges, undecided), expected)
-    assert torch.equal(nms._resolve_greedy(edges, undecided), expected)
+    assert torch.equal(_graph._resolve_greedy_torch(edges, undecided), expected)
+    assert torch.equal(_graph._resolve_greedy(edges, undecided), expected)
 
 
 def test_empty_input() -> None:
@@ -476,7 +477,7 @@ def test_soft_nms_matches_reference(kwargs: dict, seed: int) -> None:
 @pytest.mark.parametrize("kwargs", SOFT_SETTINGS)
 def test_soft_nms_one_pick_at_a_time_path(monkeypatch: pytest.MonkeyPatch, kwargs: dict) -> None:
     # the memory fallback, taken when the decaying pairs exceed the pair budget
-    monkeypatch.setattr(nms, "_PAIR_BUDGET", 0)
+    monkeypatch.setattr(_graph, "_PAIR_BUDGET", 0)
     rng = np.random.default_rng(5)
     n = 50
     start = rng.integers(0, 20, n)
@@ -529,3 +530,15 @@ def test_soft_nms_empty_and_dtypes() -> None:
 def test_soft_nms_bad_args(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         soft_nms(GOOD_SEG, GOOD_SCORES, **kwargs)
+
+
+def test_soft_nms_backend_argument() -> None:
+    seg = torch.tensor([[0.0, 1.0], [0.5, 1.5]])
+    sc = torch.tensor([0.9, 0.8])
+    kept_auto = soft_nms(seg, sc, backend="auto")
+    kept_torch = soft_nms(seg, sc, backend="torch")
+    assert torch.equal(kept_auto[2], kept_torch[2])
+    with pytest.raises(ValueError, match="soft-NMS has no 'triton' backend"):
+        soft_nms(seg, sc, backend="triton")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        batched_soft_nms(seg, sc, torch.tensor([0, 0]), backend="cuda")  # type: ignore[arg-type]

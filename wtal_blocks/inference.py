@@ -29,6 +29,7 @@ from torch import Tensor
 
 from ._validation import check_finite, check_mask, check_rank, set_validation
 from .models.um import UMOutput
+from .kernels.dispatch import Backend
 from .nms import batched_temporal_nms
 from .proposals import (
     UM_CAS_THRESHOLDS,
@@ -119,7 +120,7 @@ class UMPostProcessor:
     """
 
     def __init__(
-        self, config: UMInferenceConfig | None = None, *, backend: str | None = None
+        self, config: UMInferenceConfig | None = None, *, backend: Backend | None = None
     ) -> None:
         self.config = config or UMInferenceConfig()
         c = self.config

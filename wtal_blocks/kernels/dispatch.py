@@ -42,14 +42,33 @@ def triton_interpreter_enabled() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
-def resolve_backend(backend: str | None, device: torch.device) -> Literal["torch", "triton"]:
-    """Return the concrete backend an op should run for tensors on ``device``."""
+def resolve_backend(
+    backend: str | None,
+    device: torch.device,
+    *,
+    op: str = "this op",
+    supported: tuple[str, ...] = ("torch", "triton"),
+) -> Literal["torch", "triton"]:
+    """Return the concrete backend an op should run for tensors on ``device``.
+
+    ``supported`` lists the backends the op has; ``"auto"`` only picks among them, and an
+    explicit request for another one raises ``ValueError`` naming ``op``.
+    """
     requested = backend if backend is not None else os.environ.get(BACKEND_ENV_VAR, "auto")
     if requested not in _VALID:
         source = "backend" if backend is not None else BACKEND_ENV_VAR
         raise ValueError(f"{source} must be one of {_VALID}, got {requested!r}")
     if requested == "auto":
-        return "triton" if device.type == "cuda" and triton_available() else "torch"
+        if "triton" in supported and device.type == "cuda" and triton_available():
+            return "triton"
+        return "torch"
+    if requested not in supported:
+        if backend is None:  # an environment-wide preference the op cannot follow
+            return "torch"
+        raise ValueError(
+            f"{op} has no {requested!r} backend (it has {', '.join(supported)}); "
+            "use backend='auto' or 'torch'"
+        )
     if requested == "triton":
         if not triton_available():
             raise RuntimeError(
