@@ -83,12 +83,12 @@ def minmax(x: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = 
 
 
 def postprocess_video(
-    cas_softmax: np.ndarray,
+    segment_probs: np.ndarray,
     magnitudes: np.ndarray,
     action_index: np.ndarray,
     background_index: np.ndarray,
-    video_scores: np.ndarray,
-    num_segments: int,
+    video_probs: np.ndarray,
+    length: int,
     fused: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[list[float]]:
     """Detections of one video, official structure: loops over thresholds and classes.
@@ -105,16 +105,16 @@ def postprocess_video(
         u = minmax(
             magnitudes.astype(f32), np.asarray(mag_bkg, f32), np.asarray(mag_act, f32)
         ).astype(f32)
-        cas = minmax((cas_softmax.astype(f32) * u[:, None]).astype(f32)).astype(f32)
+        cas = minmax((segment_probs.astype(f32) * u[:, None]).astype(f32)).astype(f32)
     else:
         cas, u = fused
     t = cas.shape[0]
-    pred = np.where(video_scores >= 0.2)[0]
+    pred = np.where(video_probs >= 0.2)[0]
     if len(pred) == 0:
-        pred = np.array([np.argmax(video_scores)])
+        pred = np.array([np.argmax(video_probs)])
     cas_up = upsample(cas[:, pred])
     u_up = upsample(u)
-    t_factor = (16 * num_segments) / (24 * t * 25)
+    t_factor = (16 * length) / (24 * t * 25)
     by_class: dict[int, list[list[float]]] = {}
     for thr in CAS_THRESHOLDS:
         tmp = cas_up.copy()
@@ -122,7 +122,7 @@ def postprocess_video(
         for j, c in enumerate(pred):
             pos = np.where(tmp[:, j] > 0)[0]
             by_class.setdefault(int(c), []).extend(
-                oic(tmp[:, j], pos, int(c), float(video_scores[c]), t_factor)
+                oic(tmp[:, j], pos, int(c), float(video_probs[c]), t_factor)
             )
     for thr in MAGNITUDE_THRESHOLDS:
         u_tmp = u_up.copy()
@@ -130,7 +130,7 @@ def postprocess_video(
         pos = np.where(u_tmp > 0)[0]
         for j, c in enumerate(pred):
             by_class.setdefault(int(c), []).extend(
-                oic(cas_up[:, j], pos, int(c), float(video_scores[c]), t_factor)
+                oic(cas_up[:, j], pos, int(c), float(video_probs[c]), t_factor)
             )
     return [d for props in by_class.values() if props for d in nms(props)]
 

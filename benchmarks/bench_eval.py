@@ -45,8 +45,8 @@ from wtal_blocks.evaluation import (  # noqa: E402
     evaluate_thumos14,
     load_activitynet_ground_truth,
     load_thumos14_annotations,
+    load_thumos14_results,
     parse_tiou_thresholds,
-    read_thumos14_results,
     write_activitynet_results,
 )
 
@@ -158,9 +158,9 @@ def time_reference(
 def time_cli(args: list[str], *, block_orjson: bool, repeat: int) -> float:
     """Best wall-clock seconds of the whole ``wtal-eval`` process."""
     if block_orjson:
-        code = "import sys; sys.modules['orjson'] = None; from wtal_blocks.evaluation.cli import main; sys.exit(main())"
+        code = "import sys; sys.modules['orjson'] = None; from wtal_blocks.cli.eval import main; sys.exit(main())"
     else:
-        code = "import sys; from wtal_blocks.evaluation.cli import main; sys.exit(main())"
+        code = "import sys; from wtal_blocks.cli.eval import main; sys.exit(main())"
     cmd = [sys.executable, "-c", code, *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     best = float("inf")
@@ -250,7 +250,7 @@ def main() -> None:
     )
 
     ann = load_thumos14_annotations(DATA / "thumos14" / "official_test_annotations")
-    turn = read_thumos14_results(DATA / "results" / "turn_flow_scnn_thumos14_test.txt")
+    turn = load_thumos14_results(DATA / "results" / "turn_flow_scnn_thumos14_test.txt")
     ours = best_of(lambda: evaluate_thumos14(ann, turn, "0.1:0.7:0.1"), repeat=args.repeat)
     by_id = dict(zip(map(str, ann.class_ids), ann.class_names, strict=True))
     gt_rows = [

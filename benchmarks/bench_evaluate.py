@@ -85,10 +85,10 @@ class _BatchOneNet(torch.nn.Module):
         feats = h.transpose(1, 2)[0]
         cas = self.cls(h).transpose(1, 2)[0]
         mags = feats.norm(dim=1)
-        k_act, k_bkg = max(1, t // 9), max(1, t // 4)
-        act = mags.sort(descending=True).indices[:k_act]
-        bkg = (mags.max() - mags).sort(descending=True).indices[:k_bkg]
-        scores = cas.sort(dim=0, descending=True).values[:k_act].mean(0).softmax(0)
+        action_k, background_k = max(1, t // 9), max(1, t // 4)
+        act = mags.sort(descending=True).indices[:action_k]
+        bkg = (mags.max() - mags).sort(descending=True).indices[:background_k]
+        scores = cas.sort(dim=0, descending=True).values[:action_k].mean(0).softmax(0)
         return {
             "cas": cas.softmax(1).numpy(),
             "mag": mags.numpy(),

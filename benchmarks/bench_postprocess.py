@@ -52,7 +52,7 @@ def realistic_outputs(
             mags[v, s : s + n] += bump * 8
         w = rng.dirichlet(np.ones(len(classes)) * 5)
         scores[v, classes] = 0.25 + 0.5 * w / w.sum()
-    cas_softmax = torch.softmax(torch.from_numpy(logits).float(), dim=2)
+    segment_probs = torch.softmax(torch.from_numpy(logits).float(), dim=2)
     magnitudes = torch.from_numpy(mags).float()
     act = magnitudes.topk(t // 9, dim=1).indices
     bkg = (magnitudes.max(dim=1, keepdim=True).values - magnitudes).topk(t // 4, dim=1).indices
@@ -66,7 +66,9 @@ def realistic_outputs(
     )
     vs = torch.from_numpy(scores / scores.sum(1, keepdims=True)).float()
     empty = torch.zeros(videos, 1, 1)
-    out = UMOutput(vs, vs, empty, empty, empty, cas_softmax, cas_softmax, magnitudes, pseudo, None)
+    out = UMOutput(
+        vs, vs, empty, empty, empty, segment_probs, segment_probs, magnitudes, pseudo, None
+    )
     lengths = rng.integers(750, 4000, size=videos).tolist()
     return out, lengths
 
@@ -91,11 +93,11 @@ def main() -> None:
         ours = post(out, lengths)
         ours_t.append(time.perf_counter() - start)
     np_out = {
-        "cas": out.cas_softmax.numpy(),
+        "cas": out.segment_probs.numpy(),
         "mag": out.magnitudes.numpy(),
         "act": out.pseudo.action_index.numpy(),
         "bkg": out.pseudo.background_index.numpy(),
-        "vs": out.video_scores.numpy(),
+        "vs": out.video_probs.numpy(),
     }
     for _ in range(max(1, args.repeat // 2)):
         start = time.perf_counter()

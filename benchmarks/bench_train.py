@@ -26,33 +26,35 @@ from _timing import best_of, print_table
 
 from wtal_blocks import UMObjective, UncertaintyModelingNet
 from wtal_blocks._validation import set_validation
-from wtal_blocks.models.um import DropoutNoise
+from wtal_blocks.models.um import DropoutMultipliers
 
 
 class OfficialStyleNet(nn.Module):
     """The official architecture and forward, with full sorts (our own code, from the spec)."""
 
-    def __init__(self, feature_dim: int, num_classes: int, r_act: int = 9, r_bkg: int = 4) -> None:
+    def __init__(
+        self, feature_dim: int, num_classes: int, action_ratio: int = 9, background_ratio: int = 4
+    ) -> None:
         super().__init__()
         self.embed = nn.Sequential(nn.Conv1d(feature_dim, 2048, 3, padding=1), nn.ReLU())
         self.classifier = nn.Conv1d(2048, num_classes, 1, bias=False)
         self.drop = nn.Dropout(0.7)
-        self.r_act, self.r_bkg = r_act, r_bkg
+        self.action_ratio, self.background_ratio = action_ratio, background_ratio
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         t = x.shape[1]
-        k_act, k_bkg = t // self.r_act, t // self.r_bkg
+        action_k, background_k = t // self.action_ratio, t // self.background_ratio
         h = self.embed(x.transpose(1, 2))
         features = h.transpose(1, 2)
         cas = self.classifier(self.drop(h)).transpose(1, 2)
         mags = features.norm(p=2, dim=2)
         keep = self.drop(torch.ones_like(mags))
-        idx_act = (mags * keep).sort(descending=True, dim=1).indices[:, :k_act]
+        idx_act = (mags * keep).sort(descending=True, dim=1).indices[:, :action_k]
         rev = mags.max(dim=1, keepdim=True).values - mags
-        idx_bkg = (rev * keep).sort(descending=True, dim=1).indices[:, :k_bkg]
+        idx_bkg = (rev * keep).sort(descending=True, dim=1).indices[:, :background_k]
         feat_act = features.gather(1, idx_act[:, :, None].expand(-1, -1, features.shape[2]))
         feat_bkg = features.gather(1, idx_bkg[:, :, None].expand(-1, -1, features.shape[2]))
-        score_act = cas.sort(descending=True, dim=1).values[:, :k_act].mean(1).softmax(1)
+        score_act = cas.sort(descending=True, dim=1).values[:, :action_k].mean(1).softmax(1)
         score_bkg = (
             cas.gather(1, idx_bkg[:, :, None].expand(-1, -1, cas.shape[2])).mean(1).softmax(1)
         )
@@ -104,12 +106,12 @@ def main() -> None:
     gen = torch.Generator(device=device).manual_seed(0)
 
     def ours_step() -> None:
-        noise = DropoutNoise.sample(args.batch, args.segments, 2048, 0.7, gen, device=device)
+        noise = DropoutMultipliers.sample(args.batch, args.segments, 2048, 0.7, gen, device=device)
         with set_validation(False):
             out = ours(x, noise=noise)
             loss, _ = objective(
-                out.video_scores,
-                out.background_scores,
+                out.video_probs,
+                out.background_probs,
                 out.action_features,
                 out.background_features,
                 y,

@@ -7,7 +7,7 @@ Usage::
 Without run folders: per :class:`~wtal_blocks.data.synthetic.SegmentKind`, the share of test
 segments and their mean raw feature norm. With run folders (``wtal-um train`` / ``ablation``
 outputs holding ``config.json`` and ``model_final.pkl``): per kind, the mean embedded
-magnitude (relative to the video's largest), the share of the k_act pseudo-action and k_bkg
+magnitude (relative to the video's largest), the share of the action_k pseudo-action and background_k
 pseudo-background selections, and the mean segment softmax of the video's class. This is how
 ``benchmarks/ablation_synthetic.md`` explains its ablation rows.
 """
@@ -54,7 +54,9 @@ def data_summary(ds: SyntheticWTAL, videos: range) -> str:
 def model_summary(ds: SyntheticWTAL, run: Path, videos: range) -> str:
     config = json.loads((run / "config.json").read_text())
     model = load_official_checkpoint(
-        run / "model_final.pkl", r_act=config["r_act"], r_bkg=config["r_bkg"]
+        run / "model_final.pkl",
+        action_ratio=config["action_ratio"],
+        background_ratio=config["background_ratio"],
     ).eval()
     mags: list[list[np.ndarray]] = [[] for _ in KINDS]
     probs: list[list[np.ndarray]] = [[] for _ in KINDS]
@@ -63,7 +65,7 @@ def model_summary(ds: SyntheticWTAL, run: Path, videos: range) -> str:
         out = model(torch.from_numpy(np.array(ds.load_features(i)))[None])
         kinds = ds.segment_kinds(i)
         mag = out.magnitudes[0].numpy()
-        prob = out.cas_softmax[0].numpy()[:, ds.labels[i] > 0].max(axis=1)
+        prob = out.segment_probs[0].numpy()[:, ds.labels[i] > 0].max(axis=1)
         for k in KINDS:
             mags[k].append(mag[kinds == k] / mag.max())
             probs[k].append(prob[kinds == k])

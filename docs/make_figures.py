@@ -33,11 +33,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import wtal_blocks  # noqa: E402
-from wtal_blocks.evaluation.cli import main as wtal_eval  # noqa: E402
+from wtal_blocks.cli.eval import main as wtal_eval  # noqa: E402
 from wtal_blocks.models import load_official_checkpoint  # noqa: E402
 from wtal_blocks.recipes import UMConfig, train_um  # noqa: E402
-from wtal_blocks.recipes.engine import build_dataset, build_model  # noqa: E402
-from wtal_blocks.viz import plot_evaluation, plot_magnitude_histograms, segment_magnitudes  # noqa: E402
+from wtal_blocks.recipes.engine import (  # noqa: E402  # noqa: E402
+    build_dataset,
+    build_model,
+    inference_config,
+    model_and_test_set,
+)
+from wtal_blocks.recipes.inspect import localization_cases, segment_magnitudes  # noqa: E402
+from wtal_blocks.viz import plot_magnitude_histograms, write_localization_plots  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent / "_static"
 
@@ -94,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     initial = build_model(um, test_set.feature_dim, test_set.num_classes)
     trained = {
         name: load_official_checkpoint(
-            Path(cfg.output_dir) / "model_final.pkl", r_act=cfg.r_act, r_bkg=cfg.r_bkg
+            Path(cfg.output_dir) / "model_final.pkl",
+            action_ratio=cfg.action_ratio,
+            background_ratio=cfg.background_ratio,
         )
         for name, cfg in (("baseline", baseline), ("um", um))
     }
@@ -119,7 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     # Figure 4: the best and worst videos, through the wtal-um evaluate --plots hook
     plots = work / "evaluate_plots"
     results = Path(um.output_dir) / "results_final.json"
-    plot_evaluation(um, Path(um.output_dir) / "model_final.pkl", results, plots, n_videos=1)
+    um_model, um_test_set = model_and_test_set(
+        um, Path(um.output_dir) / "model_final.pkl", torch.device("cpu")
+    )
+    cases, overall = localization_cases(
+        um_model,
+        um_test_set,
+        results,
+        tiou_thresholds=um.tiou_thresholds,
+        inference=inference_config(um),
+        num_videos=1,
+    )
+    write_localization_plots(cases, overall, plots)
     summary = json.loads((plots / "plots.json").read_text())
     for entry in summary["videos"]:
         shutil.copyfile(plots / entry["file"], STATIC / f"localization_{entry['kind']}.png")

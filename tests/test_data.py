@@ -75,7 +75,7 @@ def test_thumos_layout_sampling_and_modalities(tmp_path: Path) -> None:
     train = ThumosFeatures(root, "train", num_segments=20, seed=3)
     assert train.sampling == "random" and train.feature_dim == 16 and train.num_classes == 20
     s = train[1]  # 5 segments stretched to 20 by repetition
-    assert s.features.shape == (20, 16) and s.num_segments == 5 and s.video_id == "train_b"
+    assert s.features.shape == (20, 16) and s.length == 5 and s.video_id == "train_b"
     assert s.label.sum() == 1 and s.label[1] == 1  # the second video's class
     rgb = np.load(root / "features/train/rgb/train_b.npy")
     flow = np.load(root / "features/train/flow/train_b.npy")
@@ -96,7 +96,7 @@ def test_pad_collate_masks_variable_lengths(tmp_path: Path) -> None:
     batch = pad_collate([test[0], test[1]])
     assert batch.features.shape == (2, 7, 16) and batch.mask.sum(1).tolist() == [3, 7]
     assert float(batch.features[0, 3:].abs().sum()) == 0.0
-    assert batch.num_segments.tolist() == [3, 7] and batch.video_ids == ["test_a", "test_b"]
+    assert batch.lengths.tolist() == [3, 7] and batch.video_ids == ["test_a", "test_b"]
     assert not batch.uniform_length
     with pytest.raises(ValueError, match="empty batch"):
         pad_collate([])

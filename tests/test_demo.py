@@ -19,8 +19,8 @@ def test_demo_config_keeps_the_official_um_hyper_parameters(tmp_path: Path) -> N
         "alpha",
         "beta",
         "margin",
-        "r_act",
-        "r_bkg",
+        "action_ratio",
+        "background_ratio",
         "dropout",
         "lr",
         "weight_decay",
@@ -64,7 +64,7 @@ def test_run_demo_trains_evaluates_and_reports(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("tiny_demo_preset")
 def test_cli_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from wtal_blocks.recipes.cli import main
+    from wtal_blocks.cli.um import main
 
     assert (
         main(

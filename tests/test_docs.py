@@ -193,11 +193,11 @@ def _command_lines(page: Path) -> list[tuple[int, list[str]]]:
 
 def _parse(words: list[str]) -> bool:
     """Parse a documented command with the real parser; False when it is not one of ours."""
-    from wtal_blocks.evaluation.cli import build_parser as eval_parser
-    from wtal_blocks.recipes.cli import build_parser as um_parser
+    from wtal_blocks.cli.eval import build_parser as eval_parser
+    from wtal_blocks.cli.um import build_parser as um_parser
 
-    parsers = {"wtal-um": um_parser, "wtal-eval": eval_parser, "wtal_blocks.recipes.cli": um_parser,
-               "wtal_blocks.evaluation.cli": eval_parser}  # fmt: skip
+    parsers = {"wtal-um": um_parser, "wtal-eval": eval_parser, "wtal_blocks.cli.um": um_parser,
+               "wtal_blocks.cli.eval": eval_parser}  # fmt: skip
     if words[0] in parsers:
         parsers[words[0]]().parse_args(words[1:])
         return True

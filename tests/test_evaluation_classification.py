@@ -19,16 +19,20 @@ from wtal_blocks.evaluation.classification import (
 
 @st.composite
 def scores_labels(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
-    n_videos = draw(st.integers(1, 12))
-    n_classes = draw(st.integers(1, 4))
+    num_videos = draw(st.integers(1, 12))
+    num_classes = draw(st.integers(1, 4))
     values = st.sampled_from([0.0, 0.1, 0.2, 0.5, 0.9, 1.0])  # ties and the 0.2 boundary
     scores = np.array(
-        draw(st.lists(values, min_size=n_videos * n_classes, max_size=n_videos * n_classes))
+        draw(st.lists(values, min_size=num_videos * num_classes, max_size=num_videos * num_classes))
     )
     labels = np.array(
-        draw(st.lists(st.booleans(), min_size=n_videos * n_classes, max_size=n_videos * n_classes))
+        draw(
+            st.lists(
+                st.booleans(), min_size=num_videos * num_classes, max_size=num_videos * num_classes
+            )
+        )
     )
-    return scores.reshape(n_videos, n_classes), labels.reshape(n_videos, n_classes)
+    return scores.reshape(num_videos, num_classes), labels.reshape(num_videos, num_classes)
 
 
 @given(scores_labels())

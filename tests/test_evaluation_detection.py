@@ -122,22 +122,22 @@ score = st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
 
 @st.composite
 def detection_case(draw: st.DrawFn) -> tuple[list, list, list[float]]:
-    n_videos = draw(st.integers(1, 4))
-    n_classes = draw(st.integers(1, 3))
+    num_videos = draw(st.integers(1, 4))
+    num_classes = draw(st.integers(1, 3))
     gts = draw(
         st.lists(
             st.tuples(
-                st.integers(0, n_videos - 1), st.integers(0, n_classes - 1), coordinate, length
+                st.integers(0, num_videos - 1), st.integers(0, num_classes - 1), coordinate, length
             ),
             min_size=1,
             max_size=14,
         )
     )
-    # video n_videos has no ground truth; label n_classes has no ground truth
+    # video num_videos has no ground truth; label num_classes has no ground truth
     preds = draw(
         st.lists(
             st.tuples(
-                st.integers(0, n_videos), st.integers(0, n_classes), coordinate, length, score
+                st.integers(0, num_videos), st.integers(0, num_classes), coordinate, length, score
             ),
             max_size=40,
         )
@@ -155,7 +155,7 @@ def detection_case(draw: st.DrawFn) -> tuple[list, list, list[float]]:
 def _run_both(
     gts: list, preds: list, thresholds: list[float]
 ) -> tuple[np.ndarray, dict, list[float]]:
-    n_classes = max([g[1] for g in gts] + [p[1] for p in preds]) + 1
+    num_classes = max([g[1] for g in gts] + [p[1] for p in preds]) + 1
     ap = average_precision_detection(
         [[s, s + ln] for _, _, s, ln in gts],
         [g[1] for g in gts],
@@ -165,7 +165,7 @@ def _run_both(
         [p[1] for p in preds],
         [p[0] for p in preds],
         thresholds,
-        n_classes=n_classes,
+        num_classes=num_classes,
     )
     ref_ap, ref_map = detection_map(
         [(str(v), str(c), s, s + ln) for v, c, s, ln in gts],
@@ -245,7 +245,7 @@ def test_metric_object_equals_functional_core() -> None:
     np.testing.assert_allclose(result.ap, [ref_ap["jump"], ref_ap["run"]], atol=1e-12)
     np.testing.assert_allclose(result.mAP, ref_map, atol=1e-12)
     assert result.average_mAP == pytest.approx(float(np.mean(ref_map)))
-    assert result.n_predictions == 6 and result.n_ground_truth == 3
+    assert result.num_predictions == 6 and result.num_ground_truth == 3
 
     # one batched update with integer labels and torch tensors gives the same numbers
     torch = pytest.importorskip("torch")
@@ -279,7 +279,7 @@ def test_unknown_label_is_an_error_or_skipped() -> None:
     skipping = _toy_metric(ignore_unknown_labels=True)
     skipping.update("v1", [[0.0, 10.0], [1.0, 2.0]], [1.0, 0.5], ["jump", "swim"])
     result = skipping.compute()
-    assert result.n_skipped == 1 and result.ap[0, 0] == 0.5
+    assert result.num_skipped == 1 and result.ap[0, 0] == 0.5
 
 
 @pytest.mark.parametrize(

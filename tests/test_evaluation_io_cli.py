@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from wtal_blocks.cli.eval import main
 from wtal_blocks.evaluation import (
     EvaluationInputError,
     GroundTruth,
@@ -19,12 +20,11 @@ from wtal_blocks.evaluation import (
     evaluate_detection,
     load_activitynet_ground_truth,
     load_activitynet_results,
-    read_thumos14_results,
+    load_thumos14_results,
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
 from wtal_blocks.evaluation import io as evaluation_io
-from wtal_blocks.evaluation.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -242,7 +242,7 @@ def test_missing_files(tmp_path: Path) -> None:
     with pytest.raises(EvaluationInputError, match="results file not found"):
         load_activitynet_results(tmp_path / "nope.json")
     with pytest.raises(EvaluationInputError, match="results file not found"):
-        read_thumos14_results(tmp_path / "nope.txt")
+        load_thumos14_results(tmp_path / "nope.txt")
 
 
 def test_thumos_text_errors_name_the_line(tmp_path: Path) -> None:
@@ -252,14 +252,14 @@ def test_thumos_text_errors_name_the_line(tmp_path: Path) -> None:
         EvaluationInputError,
         match=r"r.txt: video 'video_test_1', field 'end': line 2: 'ten' is not a number",
     ):
-        read_thumos14_results(path)
+        load_thumos14_results(path)
     path.write_text("video_test_1 0 10 7\n")
     with pytest.raises(
         EvaluationInputError, match="line 1: expected 'video start end class_id score'"
     ):
-        read_thumos14_results(path)
+        load_thumos14_results(path)
     path.write_text("")
-    assert len(read_thumos14_results(path)) == 0
+    assert len(load_thumos14_results(path)) == 0
 
 
 def test_empty_prediction_file_gives_zero_ap(files: tuple[Path, Path], tmp_path: Path) -> None:
@@ -369,7 +369,7 @@ def test_cli_thumos14_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_error_exits_2_without_traceback(tmp_path: Path, files: tuple[Path, Path]) -> None:
     bad = _write(tmp_path / "bad.json", '{\n  "results": {"v1": [}\n}')
     proc = subprocess.run(
-        [sys.executable, "-m", "wtal_blocks.evaluation.cli", str(files[0]), str(bad)],
+        [sys.executable, "-m", "wtal_blocks.cli.eval", str(files[0]), str(bad)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -382,7 +382,7 @@ def test_cli_error_exits_2_without_traceback(tmp_path: Path, files: tuple[Path, 
 
 
 def test_evaluator_import_path_does_not_import_torch() -> None:
-    code = "import sys, wtal_blocks.evaluation.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, wtal_blocks.cli.eval; assert 'torch' not in sys.modules, 'torch imported'"
     proc = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

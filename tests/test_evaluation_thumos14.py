@@ -14,7 +14,7 @@ from tests.reference.thumos14_reference import thumos14_map
 from wtal_blocks.evaluation import (
     EvaluationInputError,
     load_thumos14_annotations,
-    read_thumos14_results,
+    load_thumos14_results,
 )
 from wtal_blocks.evaluation.thumos14 import average_precision_thumos14, evaluate_thumos14
 
@@ -100,14 +100,17 @@ score = st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9])
 
 @st.composite
 def thumos_case(draw: st.DrawFn) -> tuple[list, list, list, list[float]]:
-    n_videos = draw(st.integers(1, 4))
-    n_classes = draw(st.integers(1, 3))
+    num_videos = draw(st.integers(1, 4))
+    num_classes = draw(st.integers(1, 3))
     gts = [
         (v, c, s, s + ln)
         for v, c, s, ln in draw(
             st.lists(
                 st.tuples(
-                    st.integers(0, n_videos - 1), st.integers(0, n_classes - 1), coordinate, length
+                    st.integers(0, num_videos - 1),
+                    st.integers(0, num_classes - 1),
+                    coordinate,
+                    length,
                 ),
                 min_size=1,
                 max_size=14,
@@ -119,8 +122,8 @@ def thumos_case(draw: st.DrawFn) -> tuple[list, list, list, list[float]]:
         for v, c, s, ln, sc in draw(
             st.lists(
                 st.tuples(
-                    st.integers(0, n_videos),
-                    st.integers(0, n_classes - 1),
+                    st.integers(0, num_videos),
+                    st.integers(0, num_classes - 1),
                     coordinate,
                     length,
                     score,
@@ -134,7 +137,7 @@ def thumos_case(draw: st.DrawFn) -> tuple[list, list, list, list[float]]:
     amb = [
         (v, s, s + ln)
         for v, s, ln in draw(
-            st.lists(st.tuples(st.integers(0, n_videos), coordinate, length), max_size=4)
+            st.lists(st.tuples(st.integers(0, num_videos), coordinate, length), max_size=4)
         )
     ]
     thresholds = draw(
@@ -146,7 +149,7 @@ def thumos_case(draw: st.DrawFn) -> tuple[list, list, list, list[float]]:
 @given(thumos_case())
 def test_matches_plain_loop_reference(case: tuple[list, list, list, list[float]]) -> None:
     gts, dets, amb, thresholds = case
-    n_classes = max(g[1] for g in gts) + 1
+    num_classes = max(g[1] for g in gts) + 1
     ap = _ap(gts, dets, thresholds, amb)
     names = {i: f"video_{i}" for i in range(5)}  # sorted names follow the integer ids
     classes = sorted({str(g[1]) for g in gts})  # the reference needs ground truth per class
@@ -157,7 +160,7 @@ def test_matches_plain_loop_reference(case: tuple[list, list, list, list[float]]
         classes,
         thresholds,
     )
-    for c in range(n_classes):
+    for c in range(num_classes):
         if any(g[1] == c for g in gts):
             np.testing.assert_allclose(ap[c], ref_ap[str(c)], rtol=0, atol=1e-12)
         else:
@@ -178,14 +181,14 @@ def test_unknown_class_id_is_an_error_or_skipped(tmp_path: Path) -> None:
         "video_test_1.mpeg 0 10 7 0.9\nvideo_test_1 25 26 7 0.95\nvideo_test_2 5 8 9 0.5\nvideo_test_2 0 1 3 0.7\n"
     )
     ann = load_thumos14_annotations(ann_dir)
-    preds = read_thumos14_results(results)
+    preds = load_thumos14_results(results)
     assert ann.class_ids == (7, 9) and len(ann.ambiguous_segments) == 1
     assert preds.video_ids == ("video_test_1", "video_test_2")  # .mpeg dropped
     with pytest.raises(EvaluationInputError, match="'3' is not a ground-truth class") as info:
         evaluate_thumos14(ann, preds)
     assert info.value.video == "video_test_2" and info.value.index == 1
     result = evaluate_thumos14(ann, preds, "0.5", ignore_unknown_labels=True)
-    assert result.n_skipped == 1
+    assert result.num_skipped == 1
     # BaseballPitch: the 0.95 detection lies in the ambiguous segment and is dropped -> AP 1
     # BasketballDunk: one of two instances found -> AP 0.5
     assert result.ap[:, 0].tolist() == [1.0, 0.5]
@@ -194,7 +197,7 @@ def test_unknown_class_id_is_an_error_or_skipped(tmp_path: Path) -> None:
 
 def test_turn_scnn_reproduces_published_map_at_05(shared_data: Path) -> None:
     ann = load_thumos14_annotations(shared_data / "thumos14" / "official_test_annotations")
-    preds = read_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
+    preds = load_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
     assert len(ann.class_names) == 20 and len(preds) == 16565
     result = evaluate_thumos14(ann, preds, "0.1:0.5:0.1")
     assert abs(100 * result.mAP[4] - 25.6) <= 0.05
@@ -206,7 +209,7 @@ def test_turn_scnn_reproduces_published_map_at_05(shared_data: Path) -> None:
 
 def test_turn_scnn_matches_reference_at_every_threshold(shared_data: Path) -> None:
     ann = load_thumos14_annotations(shared_data / "thumos14" / "official_test_annotations")
-    preds = read_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
+    preds = load_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
     by_id = dict(zip(map(str, ann.class_ids), ann.class_names, strict=True))
     thresholds = [0.1, 0.3, 0.5, 0.7]
     ref_ap, ref_map = thumos14_map(

@@ -49,23 +49,23 @@ def _compare(got, want) -> None:  # type: ignore[no-untyped-def]
 def test_pipeline_matches_reference_on_a_padded_batch(seed: int) -> None:
     net = _net(seed)
     g = torch.Generator().manual_seed(seed)
-    lengths = [40, 23, 9]
+    counts = [40, 23, 9]  # valid sampled segments per video
     x = torch.rand(3, 40, 12, generator=g, dtype=f64)
-    mask = torch.arange(40)[None, :] < torch.tensor(lengths)[:, None]
-    num_segments = [100, 23, 400]
+    mask = torch.arange(40)[None, :] < torch.tensor(counts)[:, None]
+    lengths = [100, 23, 400]  # original lengths L
     with torch.no_grad():
         out = net(x, mask)
     post = UMPostProcessor()
-    dets = post(out, num_segments)
+    dets = post(out, lengths)
     cfg = post.config
-    for b, length in enumerate(lengths):
+    for b, count in enumerate(counts):
         want = ref.detect_video(
-            out.cas_softmax[b, :length].tolist(),
-            out.magnitudes[b, :length].tolist(),
+            out.segment_probs[b, :count].tolist(),
+            out.magnitudes[b, :count].tolist(),
             out.pseudo.action_index[b, out.pseudo.action_valid[b]].tolist(),
             out.pseudo.background_index[b, out.pseudo.background_valid[b]].tolist(),
-            out.video_scores[b].tolist(),
-            num_segments[b],
+            out.video_probs[b].tolist(),
+            lengths[b],
             cfg.cas_thresholds,
             cfg.magnitude_thresholds,
         )
@@ -81,7 +81,7 @@ def test_random_cas_and_magnitudes_match_reference() -> None:
 
     g = torch.Generator().manual_seed(5)
     b, t, c = 2, 30, 4
-    cas_softmax = torch.softmax(torch.randn(b, t, c, generator=g, dtype=f64) * 2, dim=2)
+    segment_probs = torch.softmax(torch.randn(b, t, c, generator=g, dtype=f64) * 2, dim=2)
     mags = torch.rand(b, t, generator=g, dtype=f64) * 50
     act = mags.topk(3, dim=1).indices
     bkg = (-mags).topk(7, dim=1).indices
@@ -95,12 +95,12 @@ def test_random_cas_and_magnitudes_match_reference() -> None:
         torch.full((b,), 7),
     )
     z = torch.zeros(b, t, 1, dtype=f64)
-    output = UMOutput(vs, vs, z, z, z, cas_softmax, cas_softmax, mags, pseudo, None)
+    output = UMOutput(vs, vs, z, z, z, segment_probs, segment_probs, mags, pseudo, None)
     dets = UMPostProcessor()(output, [300, 30])
     cfg = UMInferenceConfig()
     for n in range(b):
         want = ref.detect_video(
-            cas_softmax[n].tolist(),
+            segment_probs[n].tolist(),
             mags[n].tolist(),
             act[n].tolist(),
             bkg[n].tolist(),
@@ -132,10 +132,10 @@ def test_softmax_scoring_uses_no_magnitude_thresholds() -> None:
         out = net(x)
     soft = UMPostProcessor(UMInferenceConfig(scoring="softmax"))
     cas, _ = soft.scores(out)
-    torch.testing.assert_close(cas, minmax_over_time(out.cas_softmax))
+    torch.testing.assert_close(cas, minmax_over_time(out.segment_probs))
     batch = soft.proposals(out, [30])
     gen = soft.generator
-    plain = gen(cas, out.video_scores, [30], classes=select_classes(out.video_scores))
+    plain = gen(cas, out.video_probs, [30], classes=select_classes(out.video_probs))
     assert torch.equal(batch.scores, plain.scores)
     with pytest.raises(ValueError, match="scoring must be"):
         UMInferenceConfig(scoring="bogus")  # type: ignore[arg-type]

@@ -163,7 +163,7 @@ def test_objective_combines_terms_and_baseline() -> None:
     [
         (
             lambda: video_classification_loss(torch.full((2, 3), 1 / 3), torch.ones(2, 4)),
-            r"labels must have the shape of video_scores \(2, 3\), got \(2, 4\)",
+            r"labels must have the shape of video_probs \(2, 3\), got \(2, 4\)",
         ),
         (
             lambda: video_classification_loss(torch.full((2, 3), 1 / 3), torch.zeros(2, 3)),
@@ -171,11 +171,11 @@ def test_objective_combines_terms_and_baseline() -> None:
         ),
         (
             lambda: video_classification_loss(torch.full((2, 3), 1.5), torch.ones(2, 3)),
-            r"video_scores must hold probabilities in \[0, 1\]",
+            r"video_probs must hold probabilities in \[0, 1\]",
         ),
         (
             lambda: video_classification_loss(torch.full((2, 3), float("nan")), torch.ones(2, 3)),
-            r"video_scores must be finite",
+            r"video_probs must be finite",
         ),
         (
             lambda: video_classification_loss(torch.full((2, 3), 1 / 3), torch.ones(2, 3), "bogus"),
@@ -192,7 +192,7 @@ def test_objective_combines_terms_and_baseline() -> None:
         ),
         (
             lambda: uncertainty_modeling_loss(torch.ones(2, 3), torch.ones(2, 3, 4)),
-            r"action_features must have shape \(B, k_act, D\)",
+            r"action_features must have shape \(B, action_k, D\)",
         ),
         (
             lambda: uncertainty_modeling_loss(torch.ones(2, 0, 4), torch.ones(2, 3, 4)),

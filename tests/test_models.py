@@ -34,13 +34,13 @@ def test_eval_forward_equals_official_architecture() -> None:
         want = ref.official_forward_eval(x[b].tolist(), conv_w, conv_b, cls_w, 9, 4)
         torch.testing.assert_close(out.features[b], torch.tensor(want["features"], dtype=f64))
         torch.testing.assert_close(out.cas[b], torch.tensor(want["cas"], dtype=f64))
-        torch.testing.assert_close(out.cas_softmax[b], torch.tensor(want["cas_softmax"], dtype=f64))
-        torch.testing.assert_close(out.magnitudes[b], torch.tensor(want["magnitudes"], dtype=f64))
         torch.testing.assert_close(
-            out.video_scores[b], torch.tensor(want["video_scores"], dtype=f64)
+            out.segment_probs[b], torch.tensor(want["segment_probs"], dtype=f64)
         )
+        torch.testing.assert_close(out.magnitudes[b], torch.tensor(want["magnitudes"], dtype=f64))
+        torch.testing.assert_close(out.video_probs[b], torch.tensor(want["video_probs"], dtype=f64))
         torch.testing.assert_close(
-            out.background_scores[b], torch.tensor(want["background_scores"], dtype=f64)
+            out.background_probs[b], torch.tensor(want["background_probs"], dtype=f64)
         )
         assert sorted(out.pseudo.action_index[b].tolist()) == sorted(want["action_index"])  # type: ignore[arg-type]
         assert sorted(out.pseudo.background_index[b].tolist()) == sorted(want["background_index"])  # type: ignore[arg-type]
@@ -55,7 +55,7 @@ def test_paper_background_score_is_mean_of_segment_softmax() -> None:
     with torch.no_grad():
         out = net(x)
     idx = out.pseudo.background_index[0]
-    torch.testing.assert_close(out.background_scores[0], out.cas_softmax[0, idx].mean(dim=0))
+    torch.testing.assert_close(out.background_probs[0], out.segment_probs[0, idx].mean(dim=0))
 
 
 def test_padded_batch_equals_videos_alone() -> None:
@@ -70,8 +70,8 @@ def test_padded_batch_equals_videos_alone() -> None:
             alone = net(x[n : n + 1, :length])
             torch.testing.assert_close(out.features[n, :length], alone.features[0])
             torch.testing.assert_close(out.cas[n, :length], alone.cas[0])
-            torch.testing.assert_close(out.video_scores[n], alone.video_scores[0])
-            torch.testing.assert_close(out.background_scores[n], alone.background_scores[0])
+            torch.testing.assert_close(out.video_probs[n], alone.video_probs[0])
+            torch.testing.assert_close(out.background_probs[n], alone.background_probs[0])
             torch.testing.assert_close(out.action_magnitude[n], alone.action_magnitude[0])
             torch.testing.assert_close(out.background_magnitude[n], alone.background_magnitude[0])
 
@@ -108,7 +108,7 @@ def test_cpu_gemm_embedding_equals_conv1d() -> None:
 def test_gradients_reach_all_parameters() -> None:
     net = UncertaintyModelingNet(16, 5, embed_dim=12).train()
     out = net(torch.rand(3, 40, 16))
-    loss = out.video_scores.sum() + out.action_features.sum() + out.background_scores.sum()
+    loss = out.video_probs.sum() + out.action_features.sum() + out.background_probs.sum()
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
 
@@ -166,30 +166,30 @@ def test_bad_input(x: torch.Tensor, mask: torch.Tensor | None, match: str) -> No
         net(x, mask)
 
 
-def test_explicit_noise_makes_batch_slices_reproducible() -> None:
-    from wtal_blocks.models import DropoutNoise
+def test_explicit_multipliers_make_batch_slices_reproducible() -> None:
+    from wtal_blocks.models import DropoutMultipliers
 
     net = _small_net().train()
     x = torch.rand(4, 27, 6, dtype=f64)
     g = torch.Generator().manual_seed(11)
-    noise = DropoutNoise.sample(4, 27, 8, 0.7, g, dtype=f64)
-    assert set(noise.selection.unique().tolist()) <= {0.0, 1 / (1 - 0.7)}
-    whole = net(x, noise=noise)
-    halves = [net(x[i : i + 2], noise=noise.slice(i, i + 2)) for i in (0, 2)]
+    multipliers = DropoutMultipliers.sample(4, 27, 8, 0.7, g, dtype=f64)
+    assert set(multipliers.selection.unique().tolist()) <= {0.0, 1 / (1 - 0.7)}
+    whole = net(x, multipliers=multipliers)
+    halves = [net(x[i : i + 2], multipliers=multipliers.slice(i, i + 2)) for i in (0, 2)]
     torch.testing.assert_close(whole.cas, torch.cat([h.cas for h in halves]))
-    torch.testing.assert_close(whole.video_scores, torch.cat([h.video_scores for h in halves]))
+    torch.testing.assert_close(whole.video_probs, torch.cat([h.video_probs for h in halves]))
     assert whole.pseudo.action_index.equal(torch.cat([h.pseudo.action_index for h in halves]))
-    # the noise is what the dropout would have been: manual computation with the same masks
+    # the multipliers is what the dropout would have been: manual computation with the same masks
     h = torch.relu(
         torch.nn.functional.conv1d(
             x.transpose(1, 2), net.cas_module.conv[0].weight, net.cas_module.conv[0].bias, padding=1
         )
     )
     cas = torch.nn.functional.conv1d(
-        h * noise.features.transpose(1, 2), net.cas_module.classifier[0].weight
+        h * multipliers.features.transpose(1, 2), net.cas_module.classifier[0].weight
     ).transpose(1, 2)
     torch.testing.assert_close(whole.cas, cas)
-    net.eval()  # eval mode ignores noise
-    torch.testing.assert_close(net(x, noise=noise).cas, net(x).cas)
-    with pytest.raises(ValueError, match=r"noise must have shapes"):
-        net.train()(x[:2], noise=noise)
+    net.eval()  # eval mode ignores multipliers
+    torch.testing.assert_close(net(x, multipliers=multipliers).cas, net(x).cas)
+    with pytest.raises(ValueError, match=r"multipliers must have shapes"):
+        net.train()(x[:2], multipliers=multipliers)

@@ -55,4 +55,4 @@ def test_quick_tour_runs() -> None:
         capture_output=True,
         text=True,
     ).stdout
-    assert "k_act=83 k_bkg=187" in out and "loss_total=" in out
+    assert "action_k=83 background_k=187" in out and "loss_total=" in out

@@ -195,13 +195,13 @@ def test_property_matches_reference(t: int, c: int, rnd) -> None:  # type: ignor
     [
         (
             lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 3), [5]),
-            r"video_scores must have shape \(B, C\) = \(1, 2\), got \(1, 3\)",
+            r"video_probs must have shape \(B, C\) = \(1, 2\), got \(1, 3\)",
         ),
         (
             lambda g: g(torch.rand(2, 5, 2), torch.rand(2, 2), [5]),
-            r"num_segments must have one entry per video \(B = 2\), got 1",
+            r"lengths must have one entry per video \(B = 2\), got 1",
         ),
-        (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [0]), r"num_segments must be >= 1"),
+        (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [0]), r"lengths must be >= 1"),
         (
             lambda g: g(torch.full((1, 5, 2), float("nan")), torch.rand(1, 2), [5]),
             r"scores must be finite",

@@ -11,8 +11,8 @@ import torch
 
 from tests.helpers import write_thumos_layout
 from wtal_blocks import load_official_checkpoint
+from wtal_blocks.cli.um import main
 from wtal_blocks.recipes import UMConfig, train_um
-from wtal_blocks.recipes.cli import main
 from wtal_blocks.recipes.engine import RunRefused
 
 LENGTHS = {
@@ -179,9 +179,9 @@ def test_cli_train_and_evaluate(
             "0.5",
             "--margin",
             "50",
-            "--r-act",
+            "--action-ratio",
             "5",
-            "--r-bkg",
+            "--background-ratio",
             "3",
             "--lr",
             "0.0002",
@@ -195,8 +195,8 @@ def test_cli_train_and_evaluate(
         cfg.alpha,
         cfg.beta,
         cfg.margin,
-        cfg.r_act,
-        cfg.r_bkg,
+        cfg.action_ratio,
+        cfg.background_ratio,
         cfg.lr,
         cfg.weight_decay,
         cfg.seed,
@@ -512,7 +512,15 @@ def test_bad_configuration_fails_before_training(data_root: Path, tmp_path: Path
 def test_official_defaults() -> None:
     c = UMConfig()
     assert (c.lr, c.weight_decay, c.batch_size, c.iterations) == (1e-4, 5e-4, 16, 10_000)
-    assert (c.alpha, c.beta, c.margin, c.r_act, c.r_bkg, c.dropout, c.embed_dim) == (
+    assert (
+        c.alpha,
+        c.beta,
+        c.margin,
+        c.action_ratio,
+        c.background_ratio,
+        c.dropout,
+        c.embed_dim,
+    ) == (
         5e-4,
         1.0,
         100.0,

@@ -106,7 +106,7 @@ def test_sampling_follows_the_official_rules() -> None:
     test = SyntheticWTAL("test", preset="demo", num_segments=64)
     assert train.sampling == "random" and test.sampling == "uniform"
     item = train[0]
-    assert tuple(item.features.shape) == (64, 256) and item.num_segments == train.lengths[0]
+    assert tuple(item.features.shape) == (64, 256) and item.length == train.lengths[0]
     assert item.label.sum() >= 1
     short = int(np.argmin(test.lengths))
     assert test[short].features.shape[0] == min(64, int(test.lengths[short]))
@@ -279,7 +279,7 @@ def test_presets_are_registered() -> None:
 
 def test_official_layout_trains_with_the_thumos_recipe(tmp_path: Path) -> None:
     """``wtal-um train --data-root DIR --modal rgb`` on the written layout."""
-    from wtal_blocks.recipes.cli import main
+    from wtal_blocks.cli.um import main
 
     root = write_official_layout(tmp_path / "syn", preset=TINY)
     out = tmp_path / "run"

@@ -64,23 +64,23 @@ def test_minmax_matches_reference_including_degenerate_denominator() -> None:
     st.integers(1, 12),
     st.integers(1, 12),
 )
-def test_selection_matches_reference_without_ties(ints, k_act: int, k_bkg: int) -> None:  # type: ignore[no-untyped-def]
+def test_selection_matches_reference_without_ties(ints, action_k: int, background_k: int) -> None:  # type: ignore[no-untyped-def]
     # distinct multiples of 1/8 keep ``max - mag`` exact, so no ties arise in either ranking
     mags = ints / 8.0
-    sel = select_pseudo_segments(torch.from_numpy(mags), k_act, k_bkg)
+    sel = select_pseudo_segments(torch.from_numpy(mags), action_k, background_k)
     for b in range(3):
-        act, bkg = ref.pseudo_segments(mags[b].tolist(), k_act, k_bkg)
+        act, bkg = ref.pseudo_segments(mags[b].tolist(), action_k, background_k)
         assert sel.action_index[b].tolist() == act
         assert sel.background_index[b].tolist() == bkg
 
 
 @given(arrays("float64", (2, 9), elements=st.floats(0, 1e3)), st.integers(1, 9), st.integers(1, 9))
-def test_selection_scores_match_reference(mags, k_act: int, k_bkg: int) -> None:  # type: ignore[no-untyped-def]
+def test_selection_scores_match_reference(mags, action_k: int, background_k: int) -> None:  # type: ignore[no-untyped-def]
     # with ties (equal magnitudes, or ``max - mag`` rounding equal) the official rule leaves
     # the choice among tied segments open; the selected *scores* are still determined
-    sel = select_pseudo_segments(torch.from_numpy(mags), k_act, k_bkg)
+    sel = select_pseudo_segments(torch.from_numpy(mags), action_k, background_k)
     for b in range(2):
-        act, bkg = ref.pseudo_segments(mags[b].tolist(), k_act, k_bkg)
+        act, bkg = ref.pseudo_segments(mags[b].tolist(), action_k, background_k)
         peak = float(mags[b].max())
         assert sorted(mags[b][sel.action_index[b].numpy()]) == sorted(mags[b][act])
         assert sorted(peak - mags[b][sel.background_index[b].numpy()]) == sorted(
@@ -99,7 +99,7 @@ def test_selection_with_drop_mask_follows_official_rule() -> None:
     g = torch.Generator().manual_seed(3)
     mags = torch.rand(2, 30, generator=g, dtype=torch.float64) * 10
     keep = (torch.rand(2, 30, generator=g) > 0.7).double() / 0.3
-    sel = select_pseudo_segments(mags, 3, 7, drop_mask=keep)
+    sel = select_pseudo_segments(mags, 3, 7, multiplier=keep)
     for b in range(2):
         act, bkg = ref.pseudo_segments(mags[b].tolist(), 3, 7, keep[b].tolist())
         # dropped segments score 0 and may tie: compare the selected scores, not positions
@@ -117,8 +117,8 @@ def test_selection_with_drop_mask_follows_official_rule() -> None:
 def test_mask_aware_selection_single_valid_segment() -> None:
     mags = torch.tensor([[3.0, 9.0, 1.0, 7.0], [100.0, -1.0, 50.0, 50.0]])
     mask = torch.tensor([[True, True, True, True], [False, True, False, False]])
-    sel = select_pseudo_segments(mags, r_act=2, r_bkg=2, mask=mask)
-    assert sel.k_act.tolist() == [2, 1] and sel.k_bkg.tolist() == [2, 1]
+    sel = select_pseudo_segments(mags, action_ratio=2, background_ratio=2, mask=mask)
+    assert sel.action_k.tolist() == [2, 1] and sel.background_k.tolist() == [2, 1]
     assert sel.action_index[1, 0].item() == 1 and sel.background_index[1, 0].item() == 1
     assert sel.action_valid[1].tolist() == [True, False]
     assert sorted(sel.action_index[0].tolist()) == [1, 3]
@@ -126,11 +126,11 @@ def test_mask_aware_selection_single_valid_segment() -> None:
 
 
 def test_selector_train_vs_eval() -> None:
-    sel = PseudoSegmentSelector(r_act=9, r_bkg=4, dropout=0.7)
+    sel = PseudoSegmentSelector(action_ratio=9, background_ratio=4, dropout=0.7)
     mags = torch.rand(4, 750)
     sel.eval()
     a = sel(mags)
-    b = select_pseudo_segments(mags, r_act=9, r_bkg=4)
+    b = select_pseudo_segments(mags, action_ratio=9, background_ratio=4)
     assert a.action_index.equal(b.action_index) and a.background_index.equal(b.background_index)
     assert a.action_index.shape == (4, 83) and a.background_index.shape == (4, 187)
     sel.train()
@@ -138,7 +138,7 @@ def test_selector_train_vs_eval() -> None:
     c = sel(mags)
     torch.manual_seed(0)
     keep = torch.nn.functional.dropout(torch.ones_like(mags), 0.7, training=True)
-    d = select_pseudo_segments(mags, r_act=9, r_bkg=4, drop_mask=keep)
+    d = select_pseudo_segments(mags, action_ratio=9, background_ratio=4, multiplier=keep)
     assert c.action_index.equal(d.action_index)
     assert not c.action_index.equal(a.action_index)
 
@@ -168,8 +168,8 @@ def test_selector_train_vs_eval() -> None:
             r"magnitudes must have shape \(B, T\)",
         ),
         (
-            lambda: select_pseudo_segments(torch.ones(2, 4), 1, 1, drop_mask=torch.ones(2, 3)),
-            r"drop_mask must have shape",
+            lambda: select_pseudo_segments(torch.ones(2, 4), 1, 1, multiplier=torch.ones(2, 3)),
+            r"multiplier must have shape",
         ),
         (lambda: PseudoSegmentSelector(dropout=1.0), r"dropout must be in \[0, 1\)"),
     ],

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.reference import detection_reference, thumos14_reference
 from wtal_blocks.evaluation import (
     DetectionMAP,
+    EvaluationInputError,
     GroundTruth,
     Predictions,
     Thumos14Annotations,
@@ -28,8 +30,11 @@ from wtal_blocks.evaluation import (
     load_activitynet_ground_truth,
     load_activitynet_results,
     load_thumos14_annotations,
-    read_thumos14_results,
+    load_thumos14_results,
+    precision_recall,
+    precision_recall_thumos14,
 )
+from wtal_blocks.recipes.inspect import ground_truth_mask, seconds_per_segment
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 needs_matplotlib = pytest.mark.skipif(
@@ -38,14 +43,10 @@ needs_matplotlib = pytest.mark.skipif(
 if HAS_MATPLOTLIB:
     from wtal_blocks.viz import (
         Plot,
-        ground_truth_mask,
         plot_class_ap,
         plot_localization,
         plot_magnitude_histograms,
         plot_precision_recall,
-        precision_recall,
-        precision_recall_thumos14,
-        seconds_per_segment,
     )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -68,7 +69,7 @@ def _saved_png(plot: Plot, path: Path) -> None:
 def test_import_error_names_the_extra_when_matplotlib_is_missing() -> None:
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
-        "import wtal_blocks, wtal_blocks.evaluation.cli\n"
+        "import wtal_blocks, wtal_blocks.cli.eval\n"
         "try:\n    import wtal_blocks.viz\nexcept ImportError as e:\n    print(e)\n"
     )
     out = subprocess.run(
@@ -214,22 +215,38 @@ def _random_detection_problem(seed: int) -> tuple[GroundTruth, Predictions]:
     return gt, preds
 
 
-@needs_matplotlib
 @pytest.mark.parametrize("seed", range(6))
-def test_activitynet_pr_area_equals_the_evaluators_ap(seed: int) -> None:
+def test_activitynet_pr_curve_is_the_reference_ranking(seed: int) -> None:
     gt, preds = _random_detection_problem(seed)
     thresholds = [0.1, 0.3, 0.5, 0.7]
     result = evaluate_detection(gt, preds, thresholds)
     for ci, name in enumerate(result.class_names):
+        c = gt.class_names.index(name)
+        gts = [
+            (gt.video_ids[v], s, e)
+            for (s, e), lab, v in zip(gt.segments.tolist(), gt.labels, gt.videos, strict=True)
+            if lab == c
+        ]
+        mine = [
+            (preds.video_ids[v], s, e, sc)
+            for (s, e), sc, lab, v in zip(
+                preds.segments.tolist(), preds.scores, preds.labels, preds.videos, strict=True
+            )
+            if preds.label_names[lab] == name
+        ]
+        ranked_scores, flags = detection_reference.class_ranking(gts, mine, thresholds)
         for ti, t in enumerate(thresholds):
             curve = precision_recall(gt, preds, name, t)
+            np.testing.assert_array_equal(curve.scores, ranked_scores)
+            np.testing.assert_array_equal(curve.is_tp, np.asarray(flags[ti], dtype=bool))
             assert curve.ap == pytest.approx(result.ap[ci, ti], abs=1e-12)
             n = curve.scores.shape[0]
-            assert np.all(np.diff(curve.scores) <= 0)
             np.testing.assert_allclose(
                 curve.precision, np.cumsum(curve.is_tp) / np.arange(1, n + 1)
             )
-            np.testing.assert_allclose(curve.recall, np.cumsum(curve.is_tp) / curve.n_ground_truth)
+            np.testing.assert_allclose(
+                curve.recall, np.cumsum(curve.is_tp) / curve.num_ground_truth
+            )
 
 
 @needs_matplotlib
@@ -251,12 +268,11 @@ def test_activitynet_pr_by_hand() -> None:
     np.testing.assert_allclose(curve.precision, [1.0, 0.5, 2 / 3])
     np.testing.assert_allclose(curve.interpolated_precision, [1.0, 2 / 3, 2 / 3])
     assert curve.ap == pytest.approx(0.5 * 1.0 + 0.5 * 2 / 3)
-    with pytest.raises(ValueError, match="not a ground-truth class"):
+    with pytest.raises(EvaluationInputError, match="not a ground-truth class"):
         precision_recall(gt, preds, "Z", 0.5)
 
 
-@needs_matplotlib
-def test_thumos14_pr_area_equals_the_evaluators_ap() -> None:
+def test_thumos14_pr_curve_is_the_reference_ranking() -> None:
     rng = np.random.default_rng(3)
     base_gt, preds = _random_detection_problem(3)
     annotations = Thumos14Annotations(
@@ -275,6 +291,35 @@ def test_thumos14_pr_area_equals_the_evaluators_ap() -> None:
         for ti, t in enumerate(thresholds):
             curve = precision_recall_thumos14(annotations, preds, name, t)
             assert curve.ap == pytest.approx(result.ap[ci, ti], abs=1e-12)
+            c = annotations.class_names.index(name)
+            gts = [
+                (annotations.video_ids[v], s, e)
+                for (s, e), lab, v in zip(
+                    annotations.segments.tolist(),
+                    annotations.labels,
+                    annotations.videos,
+                    strict=True,
+                )
+                if lab == c
+            ]
+            mine = [
+                (preds.video_ids[v], s, e, sc)
+                for (s, e), sc, lab, v in zip(
+                    preds.segments.tolist(), preds.scores, preds.labels, preds.videos, strict=True
+                )
+                if preds.label_names[lab] == name
+            ]
+            amb = [
+                (annotations.video_ids[v], s, e)
+                for (s, e), v in zip(
+                    annotations.ambiguous_segments.tolist(),
+                    annotations.ambiguous_videos,
+                    strict=True,
+                )
+            ]
+            ranked = thumos14_reference.class_ranking(gts, mine, amb, t)
+            np.testing.assert_array_equal(curve.scores, [r[0] for r in ranked])
+            np.testing.assert_array_equal(curve.is_tp, [r[1] for r in ranked])
 
 
 @needs_matplotlib
@@ -289,7 +334,7 @@ def test_pr_on_the_real_files(shared_data: Path) -> None:
                 result.ap[ci, ti], abs=1e-12
             )
     ann = load_thumos14_annotations(shared_data / "thumos14" / "official_test_annotations")
-    turn = read_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
+    turn = load_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
     result = evaluate_thumos14(ann, turn, [0.5])
     for ci, name in enumerate(result.class_names):
         assert precision_recall_thumos14(ann, turn, name, 0.5).ap == pytest.approx(
@@ -375,7 +420,7 @@ def _write_json_inputs(tmp_path: Path) -> tuple[Path, Path, GroundTruth, Predict
 
 @needs_matplotlib
 def test_wtal_eval_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from wtal_blocks.evaluation.cli import main
+    from wtal_blocks.cli.eval import main
 
     gt_path, pred_path, _, _ = _write_json_inputs(tmp_path)
     plots = tmp_path / "plots"
@@ -397,7 +442,7 @@ def test_wtal_eval_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_wtal_eval_plots_thumos14_protocol(
     shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from wtal_blocks.evaluation.cli import main
+    from wtal_blocks.cli.eval import main
 
     plots = tmp_path / "plots"
     args = [
@@ -416,7 +461,7 @@ def test_wtal_eval_plots_without_matplotlib(tmp_path: Path) -> None:
     gt_path, pred_path, _, _ = _write_json_inputs(tmp_path)
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
-        "from wtal_blocks.evaluation.cli import main\n"
+        "from wtal_blocks.cli.eval import main\n"
         f"sys.exit(main([{str(gt_path)!r}, {str(pred_path)!r}, '--plots', {str(tmp_path / 'p')!r}]))\n"
     )
     out = subprocess.run(
@@ -455,7 +500,7 @@ def test_video_curves_are_the_post_processors_scores(tiny_run: dict[str, Any]) -
 
     from wtal_blocks import UMPostProcessor, load_official_checkpoint
     from wtal_blocks.data import ThumosFeatures
-    from wtal_blocks.viz import video_curves
+    from wtal_blocks.recipes.inspect import video_curves
 
     model = load_official_checkpoint(tiny_run["checkpoint"])
     sample = ThumosFeatures(tiny_run["root"], "test", modal="rgb", num_segments=30)[2]
@@ -475,7 +520,7 @@ def test_segment_magnitudes_split_by_ground_truth(tiny_run: dict[str, Any]) -> N
 
     from wtal_blocks import load_official_checkpoint
     from wtal_blocks.data import ThumosFeatures
-    from wtal_blocks.viz import segment_magnitudes
+    from wtal_blocks.recipes.inspect import segment_magnitudes
 
     model = load_official_checkpoint(tiny_run["checkpoint"])
     dataset = ThumosFeatures(tiny_run["root"], "test", modal="rgb", num_segments=30)
@@ -491,7 +536,7 @@ def test_segment_magnitudes_split_by_ground_truth(tiny_run: dict[str, Any]) -> N
             [float(a["segment"][0]), float(a["segment"][1])]
             for a in database[sample.video_id]["annotations"]
         ]
-        inside = ground_truth_mask(intervals, t, seconds_per_segment(sample.num_segments, t))
+        inside = ground_truth_mask(intervals, t, seconds_per_segment(sample.length, t))
         expected_act.append(mags[inside])
         expected_bkg.append(mags[~inside])
     np.testing.assert_allclose(np.sort(action), np.sort(np.concatenate(expected_act)), rtol=1e-5)
@@ -505,7 +550,7 @@ def test_segment_magnitudes_split_by_ground_truth(tiny_run: dict[str, Any]) -> N
 def test_wtal_um_evaluate_plots(
     tiny_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from wtal_blocks.recipes.cli import main
+    from wtal_blocks.cli.um import main
 
     plots = tmp_path / "plots"
     args = [
@@ -532,15 +577,26 @@ def test_plot_evaluation_videos_are_scored_like_the_evaluator(
     tiny_run: dict[str, Any], tmp_path: Path
 ) -> None:
     """The per-video score of a plotted video is that video's own average mAP."""
+    import torch
+
     from wtal_blocks.recipes import UMConfig, evaluate_checkpoint
-    from wtal_blocks.viz import plot_evaluation
+    from wtal_blocks.recipes.engine import inference_config, model_and_test_set
+    from wtal_blocks.recipes.inspect import localization_cases
+    from wtal_blocks.viz import write_localization_plots
 
     config = UMConfig(data_root=str(tiny_run["root"]), modal="rgb", num_segments=30, device="cpu")
     results = tmp_path / "results.json"
     evaluate_checkpoint(config, tiny_run["checkpoint"], results, log=lambda _: None)
-    paths = plot_evaluation(
-        config, tiny_run["checkpoint"], results, tmp_path / "p", n_videos=1, log=lambda _: None
+    model, test_set = model_and_test_set(config, tiny_run["checkpoint"], torch.device("cpu"))
+    cases, overall = localization_cases(
+        model,
+        test_set,
+        results,
+        tiou_thresholds=config.tiou_thresholds,
+        inference=inference_config(config),
+        num_videos=1,
     )
+    paths = write_localization_plots(cases, overall, tmp_path / "p")
     assert [p.name for p in paths][-1] == "class_ap.png" and len(paths) == 3
     summary = json.loads((tmp_path / "p" / "plots.json").read_text())
     gt = json.loads((tiny_run["root"] / "gt.json").read_text())["database"]

@@ -82,7 +82,7 @@ _EXPORTS: dict[str, str] = {
     "load_activitynet_results": "evaluation",
     "write_activitynet_results": "evaluation",
     "load_thumos14_annotations": "evaluation",
-    "read_thumos14_results": "evaluation",
+    "load_thumos14_results": "evaluation",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -123,8 +123,8 @@ if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
         load_activitynet_ground_truth,
         load_activitynet_results,
         load_thumos14_annotations,
+        load_thumos14_results,
         parse_tiou_thresholds,
-        read_thumos14_results,
         um_classification_accuracy,
         write_activitynet_results,
     )

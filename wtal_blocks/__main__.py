@@ -18,8 +18,8 @@ def main() -> None:
     print(f"wtal_blocks {__version__}: one UM training step on random features")
     out = net(features)
     total, terms = objective(
-        out.video_scores,
-        out.background_scores,
+        out.video_probs,
+        out.background_probs,
         out.action_features,
         out.background_features,
         labels,
@@ -28,7 +28,7 @@ def main() -> None:
     total.backward()
     optimiser.step()
     print(
-        f"  k_act={int(out.pseudo.k_act[0])} k_bkg={int(out.pseudo.k_bkg[0])}  CAS {tuple(out.cas.shape)}"
+        f"  action_k={int(out.pseudo.action_k[0])} background_k={int(out.pseudo.background_k[0])}  CAS {tuple(out.cas.shape)}"
     )
     print("  " + "  ".join(f"{k}={float(v):.4f}" for k, v in terms.items()))
 

@@ -28,8 +28,8 @@ import torch
 from torch import Tensor
 
 from ._validation import check_finite, check_mask, check_rank, set_validation
-from .models.um import UMOutput
 from .kernels.dispatch import Backend
+from .models.um import UMOutput
 from .nms import batched_temporal_nms
 from .proposals import (
     UM_CAS_THRESHOLDS,
@@ -97,11 +97,11 @@ def minmax_over_time(x: Tensor, mask: Tensor | None = None) -> Tensor:
     return out if mask is None else out.masked_fill(~mask[:, :, None], 0.0)
 
 
-def select_classes(video_scores: Tensor, threshold: float = 0.2) -> Tensor:
+def select_classes(video_probs: Tensor, threshold: float = 0.2) -> Tensor:
     """Classes to localise: ``score >= threshold``, or the arg-max class if none is. ``(B, C) -> (B, C)`` bool."""
-    check_rank("video_scores", video_scores, 2, "(B, C)")
-    chosen = video_scores >= threshold
-    top = torch.zeros_like(chosen).scatter_(1, video_scores.argmax(dim=1, keepdim=True), True)
+    check_rank("video_probs", video_probs, 2, "(B, C)")
+    chosen = video_probs >= threshold
+    top = torch.zeros_like(chosen).scatter_(1, video_probs.argmax(dim=1, keepdim=True), True)
     return torch.where(chosen.any(dim=1, keepdim=True), chosen, top)
 
 
@@ -113,8 +113,8 @@ class UMPostProcessor:
         backend: NMS backend (``"auto" | "torch" | "triton"``).
 
     Call:
-        ``post(output, num_segments)`` with ``output`` the eval-mode :class:`UMOutput` of a
-        (padded) batch and ``num_segments (B,)`` each video's original number of feature
+        ``post(output, lengths)`` with ``output`` the eval-mode :class:`UMOutput` of a
+        (padded) batch and ``lengths (B,)`` each video's original number of feature
         segments. Returns one :class:`VideoProposals` of detections per video (seconds,
         scores, class indices), in descending score order.
     """
@@ -145,32 +145,32 @@ class UMPostProcessor:
         if output.mask is not None:
             u = u.masked_fill(~output.mask, 0.0)
         if self.config.scoring == "softmax":
-            return minmax_over_time(output.cas_softmax, output.mask), u
-        return minmax_over_time(output.cas_softmax * u[:, :, None], output.mask), u
+            return minmax_over_time(output.segment_probs, output.mask), u
+        return minmax_over_time(output.segment_probs * u[:, :, None], output.mask), u
 
     def proposals(
         self,
         output: UMOutput,
-        num_segments: Tensor | Sequence[int],
+        lengths: Tensor | Sequence[int],
         durations: Tensor | Sequence[float] | None = None,
     ) -> ProposalBatch:
         """All proposals before NMS (flat, for the whole batch)."""
-        for name in ("cas_softmax", "magnitudes", "video_scores"):
+        for name in ("segment_probs", "magnitudes", "video_probs"):
             value = getattr(output, name)
             check_finite(
                 name,
                 value
-                if output.mask is None or (value.dim() == 2 and name == "video_scores")
+                if output.mask is None or (value.dim() == 2 and name == "video_probs")
                 else value[output.mask],
             )
         with set_validation(False):  # everything below is derived from the checked tensors
             cas, u = self.scores(output)
-            classes = select_classes(output.video_scores, self.config.class_threshold)
+            classes = select_classes(output.video_probs, self.config.class_threshold)
             aux = u if self.config.scoring == "fused" else None
             return self.generator(
                 cas,
-                output.video_scores,
-                num_segments,
+                output.video_probs,
+                lengths,
                 auxiliary=aux,
                 classes=classes,
                 mask=output.mask,
@@ -180,12 +180,12 @@ class UMPostProcessor:
     def __call__(
         self,
         output: UMOutput,
-        num_segments: Tensor | Sequence[int],
+        lengths: Tensor | Sequence[int],
         durations: Tensor | Sequence[float] | None = None,
     ) -> list[VideoProposals]:
         """Detections per video; ``durations`` (seconds) switches to duration-based times."""
-        batch = self.proposals(output, num_segments, durations)
-        num_classes = output.video_scores.shape[1]
+        batch = self.proposals(output, lengths, durations)
+        num_classes = output.video_probs.shape[1]
         groups = batch.video * num_classes + batch.labels
         keep = batched_temporal_nms(
             batch.segments,

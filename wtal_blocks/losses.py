@@ -74,12 +74,12 @@ def normalize_labels(labels: Tensor) -> Tensor:
 
 
 def video_classification_loss(
-    video_scores: Tensor, labels: Tensor, form: LossForm = "official"
+    video_probs: Tensor, labels: Tensor, form: LossForm = "official"
 ) -> Tensor:
     """Video-level classification loss ``L_cls`` (Eq. 6).
 
     Args:
-        video_scores: ``(B, C)`` video-level class probabilities ``p_c(v_n)`` (softmax, Eq. 2).
+        video_probs: ``(B, C)`` video-level class probabilities ``p_c(v_n)`` (softmax, Eq. 2).
         labels: ``(B, C)`` multi-hot video labels (normalised internally to ``y / Σy``).
         form: ``"official"``: ``BCELoss`` mean over B×C of ``-(y log p + (1-y) log(1-p))``;
             ``"paper"``: ``1/B Σ_n Σ_c -y log p``.
@@ -88,21 +88,21 @@ def video_classification_loss(
         Scalar loss.
     """
     _check_form(form)
-    check_rank("video_scores", video_scores, 2, "(B, C)")
-    if labels.shape != video_scores.shape:
+    check_rank("video_probs", video_probs, 2, "(B, C)")
+    if labels.shape != video_probs.shape:
         raise ValueError(
-            f"labels must have the shape of video_scores {shape_str(video_scores)}, got {shape_str(labels)}"
+            f"labels must have the shape of video_probs {shape_str(video_probs)}, got {shape_str(labels)}"
         )
-    check_probabilities("video_scores", video_scores)
+    check_probabilities("video_probs", video_probs)
     check_finite("labels", labels)
     if validation_enabled() and labels.numel() and bool((labels < 0).any()):
         raise ValueError(
             f"labels must be non-negative (multi-hot), got minimum {float(labels.min())}"
         )
-    y = normalize_labels(labels.to(video_scores.dtype))
+    y = normalize_labels(labels.to(video_probs.dtype))
     if form == "official":
-        return F.binary_cross_entropy(video_scores, y)
-    return -(y * _clamped_log(video_scores)).sum(dim=1).mean()
+        return F.binary_cross_entropy(video_probs, y)
+    return -(y * _clamped_log(video_probs)).sum(dim=1).mean()
 
 
 def uncertainty_modeling_loss(
@@ -120,8 +120,8 @@ def uncertainty_modeling_loss(
     the code).
 
     Args:
-        action_features: ``(B, k_act, D)`` features of the pseudo action segments.
-        background_features: ``(B, k_bkg, D)`` features of the pseudo background segments.
+        action_features: ``(B, action_k, D)`` features of the pseudo action segments.
+        background_features: ``(B, background_k, D)`` features of the pseudo background segments.
         margin: ``m`` (100).
         action_valid, background_valid: optional ``(B, k)`` bool, False for padding entries
             when ``k`` varies per video.
@@ -129,14 +129,14 @@ def uncertainty_modeling_loss(
     Returns:
         Scalar loss. Finite, with finite gradients, also for all-zero features.
     """
-    check_rank("action_features", action_features, 3, "(B, k_act, D)")
-    check_rank("background_features", background_features, 3, "(B, k_bkg, D)")
+    check_rank("action_features", action_features, 3, "(B, action_k, D)")
+    check_rank("background_features", background_features, 3, "(B, background_k, D)")
     if (
         action_features.shape[0] != background_features.shape[0]
         or action_features.shape[2] != background_features.shape[2]
     ):
         raise ValueError(
-            "action_features (B, k_act, D) and background_features (B, k_bkg, D) must agree on B "
+            "action_features (B, action_k, D) and background_features (B, background_k, D) must agree on B "
             f"and D, got {shape_str(action_features)} and {shape_str(background_features)}"
         )
     if action_features.shape[1] == 0 or background_features.shape[1] == 0:
@@ -202,7 +202,7 @@ def background_entropy_loss(background_probs: Tensor, form: LossForm = "official
 class VideoClassificationLoss(nn.Module):
     """Module form of :func:`video_classification_loss` (Eq. 6).
 
-    Shape: ``video_scores (B, C)``, ``labels (B, C)`` -> scalar.
+    Shape: ``video_probs (B, C)``, ``labels (B, C)`` -> scalar.
     """
 
     def __init__(self, form: LossForm = "official") -> None:
@@ -210,8 +210,8 @@ class VideoClassificationLoss(nn.Module):
         _check_form(form)
         self.form: LossForm = form
 
-    def forward(self, video_scores: Tensor, labels: Tensor) -> Tensor:
-        return video_classification_loss(video_scores, labels, self.form)
+    def forward(self, video_probs: Tensor, labels: Tensor) -> Tensor:
+        return video_classification_loss(video_probs, labels, self.form)
 
     def extra_repr(self) -> str:
         return f"form={self.form!r}"
@@ -226,7 +226,7 @@ class UncertaintyModelingLoss(nn.Module):
         >>> wtal_blocks.UncertaintyModelingLoss(margin=100.0)(act, bkg)
         tensor(10000.)
 
-    Shape: ``action_features (B, k_act, D)``, ``background_features (B, k_bkg, D)`` -> scalar.
+    Shape: ``action_features (B, action_k, D)``, ``background_features (B, background_k, D)`` -> scalar.
     """
 
     def __init__(self, margin: float = 100.0) -> None:
@@ -281,7 +281,7 @@ class UMObjective(nn.Module):
         margin: ``m`` of Eq. 7 (100).
         form: ``"official"`` or ``"paper"`` form of ``L_cls`` and ``L_be``.
 
-    ``forward(video_scores, background_scores, action_features, background_features, labels)``
+    ``forward(video_probs, background_probs, action_features, background_features, labels)``
     returns ``(total, terms)`` with ``terms = {"loss_cls", "loss_um", "loss_be", "loss_total"}``
     (detached copies, for logging). With ``alpha = beta = 0`` it is the paper's baseline.
     """
@@ -304,8 +304,8 @@ class UMObjective(nn.Module):
 
     def forward(
         self,
-        video_scores: Tensor,
-        background_scores: Tensor,
+        video_probs: Tensor,
+        background_probs: Tensor,
         action_features: Tensor,
         background_features: Tensor,
         labels: Tensor,
@@ -313,9 +313,9 @@ class UMObjective(nn.Module):
         background_valid: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """``(total, terms)`` for probabilities ``(B, C)``, pseudo features ``(B, k, D)`` and labels ``(B, C)``."""
-        loss_cls = self.cls(video_scores, labels)
+        loss_cls = self.cls(video_probs, labels)
         loss_um = self.um(action_features, background_features, action_valid, background_valid)
-        loss_be = self.be(background_scores)
+        loss_be = self.be(background_probs)
         total = loss_cls + self.alpha * loss_um + self.beta * loss_be
         terms = {
             "loss_cls": loss_cls.detach(),

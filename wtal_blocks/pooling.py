@@ -52,14 +52,14 @@ class TopKResult(NamedTuple):
 
 
 def k_from_ratio(lengths: Tensor | int, ratio: float) -> Tensor:
-    """``k = max(1, length // ratio)`` per video (Eq. 1's ``k_act = T / r_act``).
+    """``k = max(1, length // ratio)`` per video (Eq. 1's ``action_k = T / action_ratio``).
 
     ``//`` is Python's floor division, as in the official ``T // r`` (for a non-integer ratio it
     differs from ``floor(T / r)`` when ``T / r`` rounds up to an integer: ``11 // 2.2 == 4``).
 
     Args:
         lengths: ``(B,)`` int64 valid lengths, or one length.
-        ratio: ``r >= 1`` (``r_act = 9``, ``r_bkg = 4`` in UM), so that ``k <= length``.
+        ratio: ``r >= 1`` (``action_ratio = 9``, ``background_ratio = 4`` in UM), so that ``k <= length``.
 
     Returns:
         ``(B,)`` int64 (a 0-d tensor for an int ``lengths``).
@@ -296,7 +296,7 @@ def topk_mil_pooling(
     Args:
         scores: ``(B, T, C)`` float segment scores (the CAS logits in UM).
         k: number of segments averaged, an int or ``(B,)``; ``1 <= k <= T_n``.
-        ratio: alternatively ``r``: ``k_n = max(1, ⌊T_n / r⌋)`` (UM: ``r_act = 9``).
+        ratio: alternatively ``r``: ``k_n = max(1, ⌊T_n / r⌋)`` (UM: ``action_ratio = 9``).
         mask: optional ``(B, T)`` bool validity mask for padded batches.
         backend: ``"auto" | "torch" | "triton"``.
 
@@ -320,7 +320,7 @@ class TopKMILPooling(nn.Module):
 
     Args:
         k: fixed number of segments, or
-        ratio: ``r`` with ``k_n = max(1, ⌊T_n / r⌋)`` (default behaviour of UM, ``r_act = 9``).
+        ratio: ``r`` with ``k_n = max(1, ⌊T_n / r⌋)`` (default behaviour of UM, ``action_ratio = 9``).
         backend: ``"auto" | "torch" | "triton"``.
 
     Shape:

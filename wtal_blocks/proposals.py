@@ -151,13 +151,13 @@ class ProposalGenerator:
             about ``16 × pairs × T`` stays below this many elements.
 
     Call:
-        ``generator(scores, video_scores, num_segments, *, auxiliary=None, classes=None,
+        ``generator(scores, video_probs, lengths, *, auxiliary=None, classes=None,
         mask=None)`` with
 
         * ``scores``: ``(B, T, C)`` (or ``(T, C)``) the sequence proposals are scored on (UM:
           the fused CAS, already min-max normalised);
-        * ``video_scores``: ``(B, C)`` (or ``(C,)``) video-level class probabilities;
-        * ``num_segments``: ``(B,)`` ints, each video's *original* number of feature segments
+        * ``video_probs``: ``(B, C)`` (or ``(C,)``) video-level class probabilities;
+        * ``lengths``: ``(B,)`` ints, each video's *original* number of feature segments
           ``L`` before sampling (sets the time scale);
         * ``auxiliary``: optional ``(B, T)`` or ``(B, T, C)`` second candidate source (UM: ``u``);
         * ``classes``: optional ``(B, C)`` bool, the classes to localise (default all);
@@ -230,8 +230,8 @@ class ProposalGenerator:
     def __call__(
         self,
         scores: Tensor,
-        video_scores: Tensor,
-        num_segments: Tensor | Sequence[int],
+        video_probs: Tensor,
+        lengths: Tensor | Sequence[int],
         *,
         auxiliary: Tensor | None = None,
         classes: Tensor | None = None,
@@ -243,22 +243,22 @@ class ProposalGenerator:
         b, t, c = scores.shape
         if t == 0:
             raise ValueError(f"scores has no segments (T = 0), shape {shape_str(scores)}")
-        if single and video_scores.dim() == 1:
-            video_scores = video_scores[None]
-        if tuple(video_scores.shape) != (b, c):
+        if single and video_probs.dim() == 1:
+            video_probs = video_probs[None]
+        if tuple(video_probs.shape) != (b, c):
             raise ValueError(
-                f"video_scores must have shape (B, C) = ({b}, {c}), got {shape_str(video_scores)}"
+                f"video_probs must have shape (B, C) = ({b}, {c}), got {shape_str(video_probs)}"
             )
-        n_seg = torch.as_tensor(num_segments, dtype=torch.long, device=scores.device).reshape(-1)
+        n_seg = torch.as_tensor(lengths, dtype=torch.long, device=scores.device).reshape(-1)
         if n_seg.shape[0] != b:
             raise ValueError(
-                f"num_segments must have one entry per video (B = {b}), got {n_seg.shape[0]}"
+                f"lengths must have one entry per video (B = {b}), got {n_seg.shape[0]}"
             )
         if bool((n_seg < 1).any()):
-            raise ValueError(f"num_segments must be >= 1, got {n_seg.tolist()}")
+            raise ValueError(f"lengths must be >= 1, got {n_seg.tolist()}")
         check_mask(mask, b, t)
         check_finite("scores", scores if mask is None else scores[mask])
-        check_finite("video_scores", video_scores)
+        check_finite("video_probs", video_probs)
         if auxiliary is not None:
             if single:
                 auxiliary = auxiliary[None]
@@ -286,17 +286,18 @@ class ProposalGenerator:
                 raise ValueError(
                     f"durations must be {b} finite positive seconds, got {dur.tolist()}"
                 )
-        lengths = torch.full((b,), t, device=scores.device) if mask is None else mask.sum(dim=1)
+        # T_b, each video's number of valid (sampled) segments
+        counts = torch.full((b,), t, device=scores.device) if mask is None else mask.sum(dim=1)
         pair_video, pair_class = torch.nonzero(classes, as_tuple=True)
         per_pair = max(1, 16 * t)  # a handful of (pairs, T) arrays
         chunk = max(1, self.chunk_elements // per_pair)
         parts = [
             self._generate(
                 scores,
-                video_scores,
+                video_probs,
                 n_seg,
                 dur,
-                lengths,
+                counts,
                 auxiliary,
                 mask,
                 pair_video[i : i + chunk],
@@ -319,10 +320,10 @@ class ProposalGenerator:
     def _generate(
         self,
         scores: Tensor,
-        video_scores: Tensor,
+        video_probs: Tensor,
         n_seg: Tensor,
         durations: Tensor | None,
-        lengths: Tensor,
+        counts: Tensor,
         auxiliary: Tensor | None,
         mask: Tensor | None,
         pair_video: Tensor,
@@ -336,7 +337,7 @@ class ProposalGenerator:
         O(pairs × T + runs), not O(thresholds × pairs × scale × T).
         """
         f64 = torch.float64
-        pair_len = lengths[pair_video]
+        pair_len = counts[pair_video]
         seq = scores[pair_video, :, pair_class]  # (P, T)
         curve = PiecewiseLinear(seq, pair_len, self.scale, extrapolate=self.faithful)
         length_up = self.scale * pair_len
@@ -361,7 +362,7 @@ class ProposalGenerator:
             if auxiliary.dim() == 2:
                 videos, inverse = torch.unique_consecutive(pair_video, return_inverse=True)
                 aux_curve = PiecewiseLinear(
-                    auxiliary[videos], lengths[videos], self.scale, extrapolate=self.faithful
+                    auxiliary[videos], counts[videos], self.scale, extrapolate=self.faithful
                 )
                 v_runs = aux_curve.runs(self.auxiliary_thresholds)
                 runs = _runs_to_pairs(v_runs, inverse)
@@ -389,12 +390,12 @@ class ProposalGenerator:
         b = torch.cat([x[2] for x in parts]) if parts else empty
         contrast = torch.cat([x[3] for x in parts]) if parts else empty.to(f64)
         vid, cls = pair_video[p], pair_class[p]
-        score = contrast + self.video_score_weight * video_scores[vid, cls].to(f64)
+        score = contrast + self.video_score_weight * video_probs[vid, cls].to(f64)
         if durations is not None:  # the video's T sampled segments span its whole duration
-            t_factor = durations[vid] / (self.scale * lengths[vid]).to(f64)
+            t_factor = durations[vid] / (self.scale * counts[vid]).to(f64)
         else:  # seconds per upsampled position, as the official code computes it (one division)
             num = (self.frames_per_segment * n_seg[vid]).to(f64)
-            den = (self.scale * lengths[vid]).to(f64) * self.feature_fps
+            den = (self.scale * counts[vid]).to(f64) * self.feature_fps
             t_factor = num / den
         segments = torch.stack([a.to(f64) * t_factor, (b + 1).to(f64) * t_factor], dim=1)
         return segments, score, cls, vid

@@ -4,7 +4,7 @@
 * Official test-time form: a min-max normalisation of the magnitudes between the mean
   magnitude of the pseudo background segments and that of the pseudo action segments,
   ``u_t = clip((||f_t|| - mag_bkg) / (mag_act - mag_bkg), 0, 1)`` (denominator ``<= 0`` → 1).
-* MIL selection: the ``k_act`` segments of largest magnitude are pseudo action, the ``k_bkg``
+* MIL selection: the ``action_k`` segments of largest magnitude are pseudo action, the ``background_k``
   of smallest magnitude pseudo background. The official code selects during training on
   ``magnitude * M`` and ``(max_t magnitude - magnitude) * M`` where ``M`` is a Dropout(0.7)
   applied to ones (kept entries become 1/0.3, dropped ones 0), so a random 70 % of the
@@ -130,41 +130,41 @@ class PseudoSegments:
         action_valid: ``(B, K_act)`` bool; False marks padding when ``k`` varies per video.
         background_index: ``(B, K_bkg)`` int64.
         background_valid: ``(B, K_bkg)`` bool.
-        k_act: ``(B,)`` int64 number of pseudo action segments per video.
-        k_bkg: ``(B,)`` int64 number of pseudo background segments per video.
+        action_k: ``(B,)`` int64 number of pseudo action segments per video.
+        background_k: ``(B,)`` int64 number of pseudo background segments per video.
     """
 
     action_index: Tensor
     action_valid: Tensor
     background_index: Tensor
     background_valid: Tensor
-    k_act: Tensor
-    k_bkg: Tensor
+    action_k: Tensor
+    background_k: Tensor
 
 
 def select_pseudo_segments(
     magnitudes: Tensor,
-    k_act: int | Tensor | None = None,
-    k_bkg: int | Tensor | None = None,
+    action_k: int | Tensor | None = None,
+    background_k: int | Tensor | None = None,
     *,
-    r_act: float | None = None,
-    r_bkg: float | None = None,
+    action_ratio: float | None = None,
+    background_ratio: float | None = None,
     mask: Tensor | None = None,
-    drop_mask: Tensor | None = None,
+    multiplier: Tensor | None = None,
 ) -> PseudoSegments:
-    """Top-``k_act`` / bottom-``k_bkg`` segments by feature magnitude (Sec. 3.2, MIL step).
+    """Top-``action_k`` / bottom-``background_k`` segments by feature magnitude (Sec. 3.2, MIL step).
 
-    Selection follows the official code exactly: pseudo action = the ``k_act`` largest of
-    ``magnitude * M``, pseudo background = the ``k_bkg`` largest of
-    ``(max_t magnitude - magnitude) * M``, with ``M = drop_mask`` (ones when omitted). The
+    Selection follows the official code exactly: pseudo action = the ``action_k`` largest of
+    ``magnitude * M``, pseudo background = the ``background_k`` largest of
+    ``(max_t magnitude - magnitude) * M``, with ``M = multiplier`` (ones when omitted). The
     maximum is taken over the valid segments.
 
     Args:
         magnitudes: ``(B, T)`` feature magnitudes.
-        k_act, k_bkg: counts (int or ``(B,)``), or give the ratios instead:
-        r_act, r_bkg: ``k = max(1, ⌊T_n / r⌋)`` (UM: 9 and 4).
+        action_k, background_k: counts (int or ``(B,)``), or give the ratios instead:
+        action_ratio, background_ratio: ``k = max(1, ⌊T_n / r⌋)`` (UM: 9 and 4).
         mask: optional ``(B, T)`` bool validity mask; padding is never selected.
-        drop_mask: optional ``(B, T)`` non-negative multiplier ``M`` (training-time dropout).
+        multiplier: optional ``(B, T)`` non-negative multiplier ``M`` (training-time dropout).
 
     Returns:
         :class:`PseudoSegments`.
@@ -178,26 +178,31 @@ def select_pseudo_segments(
         "magnitudes", magnitudes if mask is None else magnitudes[mask]
     )  # padding is ignored
     lengths = valid_lengths(mask, b, t, magnitudes.device)
-    ka, ka_max = _resolve_k(
-        "select_pseudo_segments(k_act)", k_act, r_act, lengths, t, mask is not None
+    ka, action_k_max = _resolve_k(
+        "select_pseudo_segments(action_k)", action_k, action_ratio, lengths, t, mask is not None
     )
-    kb, kb_max = _resolve_k(
-        "select_pseudo_segments(k_bkg)", k_bkg, r_bkg, lengths, t, mask is not None
+    kb, background_k_max = _resolve_k(
+        "select_pseudo_segments(background_k)",
+        background_k,
+        background_ratio,
+        lengths,
+        t,
+        mask is not None,
     )
-    if drop_mask is not None and tuple(drop_mask.shape) != (b, t):
+    if multiplier is not None and tuple(multiplier.shape) != (b, t):
         raise ValueError(
-            f"drop_mask must have shape (B, T) = ({b}, {t}), got {shape_str(drop_mask)}"
+            f"multiplier must have shape (B, T) = ({b}, {t}), got {shape_str(multiplier)}"
         )
 
     mag = magnitudes if mask is None else magnitudes.masked_fill(~mask, float("-inf"))
     peak = mag.max(dim=1, keepdim=True).values
     act_score = magnitudes
     bkg_score = peak - magnitudes
-    if drop_mask is not None:
-        act_score = act_score * drop_mask
-        bkg_score = bkg_score * drop_mask
-    _, act_idx, act_valid = masked_topk(act_score[:, :, None], ka, mask, k_max=ka_max)
-    _, bkg_idx, bkg_valid = masked_topk(bkg_score[:, :, None], kb, mask, k_max=kb_max)
+    if multiplier is not None:
+        act_score = act_score * multiplier
+        bkg_score = bkg_score * multiplier
+    _, act_idx, act_valid = masked_topk(act_score[:, :, None], ka, mask, k_max=action_k_max)
+    _, bkg_idx, bkg_valid = masked_topk(bkg_score[:, :, None], kb, mask, k_max=background_k_max)
     return PseudoSegments(act_idx[:, :, 0], act_valid, bkg_idx[:, :, 0], bkg_valid, ka, kb)
 
 
@@ -221,35 +226,43 @@ class PseudoSegmentSelector(nn.Module):
     eval mode the selection is a plain top/bottom-k.
 
     Args:
-        r_act: ratio for ``k_act = max(1, ⌊T / r_act⌋)`` (9).
-        r_bkg: ratio for ``k_bkg = max(1, ⌊T / r_bkg⌋)`` (4).
+        action_ratio: ratio for ``action_k = max(1, ⌊T / action_ratio⌋)`` (9).
+        background_ratio: ratio for ``background_k = max(1, ⌊T / background_ratio⌋)`` (4).
         dropout: drop probability of the selection mask (0.7).
 
     Shape:
         ``magnitudes (B, T)``, optional ``mask (B, T)`` -> :class:`PseudoSegments`.
     """
 
-    def __init__(self, r_act: float = 9.0, r_bkg: float = 4.0, dropout: float = 0.7) -> None:
+    def __init__(
+        self, action_ratio: float = 9.0, background_ratio: float = 4.0, dropout: float = 0.7
+    ) -> None:
         super().__init__()
-        if not (r_act >= 1 and r_bkg >= 1):
-            raise ValueError(f"r_act and r_bkg must be >= 1, got {r_act}, {r_bkg}")
+        if not (action_ratio >= 1 and background_ratio >= 1):
+            raise ValueError(
+                f"action_ratio and background_ratio must be >= 1, got {action_ratio}, {background_ratio}"
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.r_act = r_act
-        self.r_bkg = r_bkg
+        self.action_ratio = action_ratio
+        self.background_ratio = background_ratio
         self.dropout = dropout
 
     def forward(
-        self, magnitudes: Tensor, mask: Tensor | None = None, drop_mask: Tensor | None = None
+        self, magnitudes: Tensor, mask: Tensor | None = None, multiplier: Tensor | None = None
     ) -> PseudoSegments:
-        """Select; in training mode ``drop_mask`` (``(B, T)``) replaces the internally drawn mask."""
+        """Select; in training mode ``multiplier`` (``(B, T)``) replaces the internally drawn mask."""
         if not self.training:
-            drop_mask = None
-        elif drop_mask is None and self.dropout > 0:
-            drop_mask = F.dropout(torch.ones_like(magnitudes), p=self.dropout, training=True)
+            multiplier = None
+        elif multiplier is None and self.dropout > 0:
+            multiplier = F.dropout(torch.ones_like(magnitudes), p=self.dropout, training=True)
         return select_pseudo_segments(
-            magnitudes, r_act=self.r_act, r_bkg=self.r_bkg, mask=mask, drop_mask=drop_mask
+            magnitudes,
+            action_ratio=self.action_ratio,
+            background_ratio=self.background_ratio,
+            mask=mask,
+            multiplier=multiplier,
         )
 
     def extra_repr(self) -> str:
-        return f"r_act={self.r_act}, r_bkg={self.r_bkg}, dropout={self.dropout}"
+        return f"action_ratio={self.action_ratio}, background_ratio={self.background_ratio}, dropout={self.dropout}"

@@ -34,12 +34,15 @@ def interpolated_ap(precision: list[float], recall: list[float]) -> float:
     return ap
 
 
-def class_ap(
+def class_ranking(
     gts: list[tuple[str, float, float]],
     preds: list[tuple[str, float, float, float]],
     thresholds: list[float],
-) -> list[float]:
-    """AP of one class. ``gts``: (video, start, end); ``preds``: (video, start, end, score)."""
+) -> tuple[list[float], list[list[int]]]:
+    """The ranked scores of one class and, per threshold, the true-positive flags in that order.
+
+    ``gts``: (video, start, end); ``preds``: (video, start, end, score).
+    """
     npos = len(gts)
     gt_of_video: dict[str, list[int]] = {}
     for j, (video, _, _) in enumerate(gts):
@@ -52,7 +55,7 @@ def class_ap(
         ious = [(tiou((s, e), (gts[j][1], gts[j][2])), j) for j in gt_of_video.get(video, [])]
         ious.sort(key=lambda x: -x[0])
         walks.append(ious)
-    result = []
+    flags = []
     for thr in thresholds:
         locked = [False] * npos
         tp: list[int] = []
@@ -67,6 +70,20 @@ def class_ap(
                 hit = 1
                 break
             tp.append(hit)
+        flags.append(tp)
+    return [preds[i][3] for i in order], flags
+
+
+def class_ap(
+    gts: list[tuple[str, float, float]],
+    preds: list[tuple[str, float, float, float]],
+    thresholds: list[float],
+) -> list[float]:
+    """AP of one class. ``gts``: (video, start, end); ``preds``: (video, start, end, score)."""
+    npos = len(gts)
+    _, flags = class_ranking(gts, preds, thresholds)
+    result = []
+    for tp in flags:
         precision, recall = [], []
         n_tp = 0
         for k, hit in enumerate(tp):

@@ -64,9 +64,9 @@ def oic(
 
 def video_proposals(
     cas: Sequence[Sequence[float]],
-    video_scores: Sequence[float],
+    video_probs: Sequence[float],
     classes: Sequence[int],
-    num_segments: int,
+    length: int,
     cas_thresholds: Sequence[float],
     aux: Sequence[float] | None = None,
     aux_thresholds: Sequence[float] = (),
@@ -77,7 +77,7 @@ def video_proposals(
 ) -> list[Proposal]:
     """All proposals of one video (before NMS). ``cas`` is T×C, ``aux`` has length T."""
     t = len(cas)
-    t_factor = (frames * num_segments) / (scale * t * fps)
+    t_factor = (frames * length) / (scale * t * fps)
     props: list[Proposal] = []
     for c in classes:
         up = upsample([row[c] for row in cas], scale)
@@ -85,11 +85,11 @@ def video_proposals(
             tmp = [v if v >= thr else 0.0 for v in up]
             pos = [i for i, v in enumerate(tmp) if v > 0]
             if any(pos):  # the official ``positions.any()``
-                props += oic(tmp, pos, c, video_scores[c], t_factor, min_length=min_length)
+                props += oic(tmp, pos, c, video_probs[c], t_factor, min_length=min_length)
         if aux is not None:
             up_aux = upsample(aux, scale)
             for thr in aux_thresholds:
                 pos = [i for i, v in enumerate(up_aux) if v >= thr and v > 0]
                 if any(pos):
-                    props += oic(up, pos, c, video_scores[c], t_factor, min_length=min_length)
+                    props += oic(up, pos, c, video_probs[c], t_factor, min_length=min_length)
     return props

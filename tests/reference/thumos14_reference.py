@@ -25,14 +25,16 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return inter / (max(a[1], b[1]) - min(a[0], b[0]))
 
 
-def class_ap(
+def class_ranking(
     gts: list[tuple[str, float, float]],
     dets: list[tuple[str, float, float, float]],
     ambiguous: list[tuple[str, float, float]],
     threshold: float,
-) -> float:
-    """``gts``: (video, start, end) in file order; ``dets``: (video, start, end, confidence)."""
-    npos = len(gts)
+) -> list[tuple[float, bool]]:
+    """The ranked (confidence, is true positive) list of one class, ambiguous ones removed.
+
+    ``gts``: (video, start, end) in file order; ``dets``: (video, start, end, confidence).
+    """
     videos = sorted({g[0] for g in gts} | {d[0] for d in dets} | {a[0] for a in ambiguous})
     listed: list[tuple[float, bool]] = []
     for video in videos:
@@ -59,7 +61,18 @@ def class_ap(
             )
             if not near_ambiguous:
                 listed.append((d[3], False))
-    ranked = sorted(listed, key=lambda x: -x[0])  # stable
+    return sorted(listed, key=lambda x: -x[0])  # stable
+
+
+def class_ap(
+    gts: list[tuple[str, float, float]],
+    dets: list[tuple[str, float, float, float]],
+    ambiguous: list[tuple[str, float, float]],
+    threshold: float,
+) -> float:
+    """``gts``: (video, start, end) in file order; ``dets``: (video, start, end, confidence)."""
+    npos = len(gts)
+    ranked = class_ranking(gts, dets, ambiguous, threshold)
     ap, n_tp = 0.0, 0
     for k, (_, is_tp) in enumerate(ranked):
         if is_tp:

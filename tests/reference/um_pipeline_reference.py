@@ -21,28 +21,30 @@ def minmax_over_time(column: Sequence[float]) -> list[float]:
 
 
 def detect_video(
-    cas_softmax: Sequence[Sequence[float]],
+    segment_probs: Sequence[Sequence[float]],
     magnitudes: Sequence[float],
     action_index: Sequence[int],
     background_index: Sequence[int],
-    video_scores: Sequence[float],
-    num_segments: int,
+    video_probs: Sequence[float],
+    length: int,
     cas_thresholds: Sequence[float],
     magnitude_thresholds: Sequence[float],
     class_threshold: float = 0.2,
     nms_threshold: float = 0.6,
 ) -> list[Detection]:
-    t, c = len(cas_softmax), len(cas_softmax[0])
+    t, c = len(segment_probs), len(segment_probs[0])
     mag_act = sum(magnitudes[i] for i in action_index) / len(action_index)
     mag_bkg = sum(magnitudes[i] for i in background_index) / len(background_index)
     u = [minmax_probability(m, mag_act, mag_bkg) for m in magnitudes]
-    fused_cols = [minmax_over_time([cas_softmax[i][k] * u[i] for i in range(t)]) for k in range(c)]
+    fused_cols = [
+        minmax_over_time([segment_probs[i][k] * u[i] for i in range(t)]) for k in range(c)
+    ]
     fused = [[fused_cols[k][i] for k in range(c)] for i in range(t)]
-    classes = [k for k in range(c) if video_scores[k] >= class_threshold]
+    classes = [k for k in range(c) if video_probs[k] >= class_threshold]
     if not classes:
-        classes = [max(range(c), key=lambda k: video_scores[k])]
+        classes = [max(range(c), key=lambda k: video_probs[k])]
     props = proposals_reference.video_proposals(
-        fused, video_scores, classes, num_segments, cas_thresholds, u, magnitude_thresholds
+        fused, video_probs, classes, length, cas_thresholds, u, magnitude_thresholds
     )
     out: list[Detection] = []
     for k in classes:

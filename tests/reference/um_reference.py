@@ -41,13 +41,13 @@ def top_indices(scores: list[float], k: int) -> list[int]:
 
 
 def pseudo_segments(
-    magnitudes: list[float], k_act: int, k_bkg: int, keep: list[float] | None = None
+    magnitudes: list[float], action_k: int, background_k: int, keep: list[float] | None = None
 ) -> tuple[list[int], list[int]]:
     """Official selection: top-k of mag*M, and top-k of (max mag - mag)*M."""
     m = keep if keep is not None else [1.0] * len(magnitudes)
     peak = max(magnitudes)
-    act = top_indices([a * b for a, b in zip(magnitudes, m, strict=True)], k_act)
-    bkg = top_indices([(peak - a) * b for a, b in zip(magnitudes, m, strict=True)], k_bkg)
+    act = top_indices([a * b for a, b in zip(magnitudes, m, strict=True)], action_k)
+    bkg = top_indices([(peak - a) * b for a, b in zip(magnitudes, m, strict=True)], background_k)
     return act, bkg
 
 
@@ -82,7 +82,7 @@ def background_entropy_loss(probs: Matrix, form: str) -> float:
 
 
 def um_loss(act: list[Matrix], bkg: list[Matrix], margin: float) -> float:
-    """Eq. 7: act[b] is a list of k_act feature vectors."""
+    """Eq. 7: act[b] is a list of action_k feature vectors."""
     total = 0.0
     for a_feats, b_feats in zip(act, bkg, strict=True):
         d = len(a_feats[0])
@@ -106,8 +106,8 @@ def official_forward_eval(
     conv_w: list[list[list[float]]],
     conv_b: list[float],
     cls_w: Matrix,
-    r_act: int,
-    r_bkg: int,
+    action_ratio: int,
+    background_ratio: int,
 ) -> dict[str, object]:
     """The official architecture in eval mode for ONE video, from official-behaviour.md.
 
@@ -131,19 +131,19 @@ def official_forward_eval(
         for t in range(t_len)
     ]
     mags = [math.sqrt(sum(v * v for v in f)) for f in feats]
-    k_act, k_bkg = t_len // r_act, t_len // r_bkg
-    act_idx, bkg_idx = pseudo_segments(mags, k_act, k_bkg)
-    video_raw = [topk_mean([cas[t][c] for t in range(t_len)], k_act) for c in range(c_dim)]
-    bkg_raw = [sum(cas[t][c] for t in bkg_idx) / k_bkg for c in range(c_dim)]
+    action_k, background_k = t_len // action_ratio, t_len // background_ratio
+    act_idx, bkg_idx = pseudo_segments(mags, action_k, background_k)
+    video_raw = [topk_mean([cas[t][c] for t in range(t_len)], action_k) for c in range(c_dim)]
+    bkg_raw = [sum(cas[t][c] for t in bkg_idx) / background_k for c in range(c_dim)]
     return {
         "features": feats,
         "cas": cas,
         "magnitudes": mags,
-        "video_scores": softmax(video_raw),
-        "background_scores": softmax(bkg_raw),
-        "cas_softmax": [softmax(row) for row in cas],
+        "video_probs": softmax(video_raw),
+        "background_probs": softmax(bkg_raw),
+        "segment_probs": [softmax(row) for row in cas],
         "action_index": act_idx,
         "background_index": bkg_idx,
-        "action_magnitude": sum(mags[i] for i in act_idx) / k_act,
-        "background_magnitude": sum(mags[i] for i in bkg_idx) / k_bkg,
+        "action_magnitude": sum(mags[i] for i in act_idx) / action_k,
+        "background_magnitude": sum(mags[i] for i in bkg_idx) / background_k,
     }

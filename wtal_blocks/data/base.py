@@ -42,7 +42,7 @@ class VideoSample:
             sampling, ``num_segments`` for random sampling).
         label: ``(C,)`` float32 multi-hot video-level label.
         video_id: the video name.
-        num_segments: ``L``, the video's original number of feature segments.
+        length: ``L``, the video's original number of feature segments.
         duration: the video's duration in seconds (``L * frames_per_segment / fps`` when the
             annotations give none).
         index: position in the dataset.
@@ -51,7 +51,7 @@ class VideoSample:
     features: Tensor
     label: Tensor
     video_id: str
-    num_segments: int
+    length: int
     duration: float
     index: int
 
@@ -65,7 +65,7 @@ class PaddedBatch:
         mask: ``(B, T_max)`` bool, True for real segments.
         labels: ``(B, C)``.
         video_ids: ``B`` names.
-        num_segments: ``(B,)`` int64 original lengths ``L``.
+        lengths: ``(B,)`` int64 original lengths ``L``.
         durations: ``(B,)`` float64 seconds.
         indices: ``(B,)`` int64 dataset positions.
     """
@@ -74,7 +74,7 @@ class PaddedBatch:
     mask: Tensor
     labels: Tensor
     video_ids: list[str]
-    num_segments: Tensor
+    lengths: Tensor
     durations: Tensor
     indices: Tensor
 
@@ -85,7 +85,7 @@ class PaddedBatch:
             self.mask.to(device, non_blocking=True),
             self.labels.to(device, non_blocking=True),
             self.video_ids,
-            self.num_segments,
+            self.lengths,
             self.durations,
             self.indices,
         )
@@ -112,7 +112,7 @@ def pad_collate(samples: Sequence[VideoSample]) -> PaddedBatch:
         mask=mask,
         labels=torch.stack([s.label for s in samples]),
         video_ids=[s.video_id for s in samples],
-        num_segments=torch.tensor([s.num_segments for s in samples], dtype=torch.long),
+        lengths=torch.tensor([s.length for s in samples], dtype=torch.long),
         durations=torch.tensor([s.duration for s in samples], dtype=torch.float64),
         indices=torch.tensor([s.index for s in samples], dtype=torch.long),
     )
@@ -128,7 +128,7 @@ def load_npy(path: Path, *, mmap: bool = True) -> np.ndarray:
         raise DataError(f"{path}: not a readable .npy feature file ({exc})") from None
     if arr.ndim != 2 or arr.shape[0] < 1:
         raise DataError(
-            f"{path}: expected a (num_segments, feature_dim) array, got shape {arr.shape}"
+            f"{path}: expected a (L, feature_dim) array of L feature segments, got shape {arr.shape}"
         )
     if not np.issubdtype(arr.dtype, np.floating):
         raise DataError(f"{path}: expected floating-point features, got dtype {arr.dtype}")
@@ -212,7 +212,7 @@ class FeatureDataset(Dataset[VideoSample]):
             features=torch.from_numpy(sampled),
             label=torch.from_numpy(self.labels[index].astype(np.float32)),
             video_id=self.video_ids[index],
-            num_segments=int(self.lengths[index]),
+            length=int(self.lengths[index]),
             duration=float(self.durations[index]),
             index=index,
         )

@@ -1,11 +1,14 @@
 """Evaluation of temporal action localization (numpy only; never imports torch).
 
-* :mod:`.detection`: the ActivityNet detection protocol (:class:`DetectionMAP`,
-  :func:`evaluate_detection`, :func:`average_precision_detection`).
+* :mod:`.detection`: the ActivityNet detection protocol (:func:`evaluate_detection`,
+  :func:`average_precision_detection`); :mod:`.metric`: the same as a metric object
+  (:class:`DetectionMAP`: ``update`` / ``compute`` / ``reset``).
 * :mod:`.thumos14`: the official THUMOS'14 protocol (per-class files + ``Ambiguous``).
+* :mod:`.result`: :class:`DetectionResult`, what every protocol returns.
+* :mod:`.curves`: precision–recall curves from the protocols' own matching.
 * :mod:`.classification`: video-level classification mAP and the UM accuracy.
 * :mod:`.io`: ActivityNet JSON and THUMOS'14 text readers/writers.
-* :mod:`.cli`: the ``wtal-eval`` command.
+* :mod:`.tiou`: the segment tIoU and the threshold lists.
 """
 
 from __future__ import annotations
@@ -17,11 +20,10 @@ from .classification import (
     classification_map,
     um_classification_accuracy,
 )
+from .curves import PrecisionRecall, precision_recall, precision_recall_thumos14
 from .detection import (
     ACTIVITYNET_TIOU_THRESHOLDS,
     THUMOS14_TIOU_THRESHOLDS,
-    DetectionMAP,
-    DetectionResult,
     average_precision_detection,
     evaluate_detection,
 )
@@ -30,11 +32,13 @@ from .io import (
     load_activitynet_ground_truth,
     load_activitynet_results,
     load_thumos14_annotations,
-    read_thumos14_class_list,
-    read_thumos14_results,
+    load_thumos14_class_list,
+    load_thumos14_results,
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
+from .metric import DetectionMAP
+from .result import DetectionResult
 from .thumos14 import (
     THUMOS14_OFFICIAL_TIOU_THRESHOLDS,
     average_precision_thumos14,
@@ -51,6 +55,7 @@ __all__ = [
     "DetectionResult",
     "EvaluationInputError",
     "GroundTruth",
+    "PrecisionRecall",
     "Predictions",
     "Thumos14Annotations",
     "average_precision_detection",
@@ -62,9 +67,11 @@ __all__ = [
     "load_activitynet_ground_truth",
     "load_activitynet_results",
     "load_thumos14_annotations",
+    "load_thumos14_class_list",
+    "load_thumos14_results",
     "parse_tiou_thresholds",
-    "read_thumos14_class_list",
-    "read_thumos14_results",
+    "precision_recall",
+    "precision_recall_thumos14",
     "segment_tiou",
     "um_classification_accuracy",
     "write_activitynet_ground_truth",

@@ -73,8 +73,8 @@ def check_scores(name: str, x: Any, n: int) -> NDArray[np.float64]:
     return arr
 
 
-def check_labels(name: str, x: Any, n: int, n_classes: int) -> NDArray[np.int64]:
-    """``(N,)`` int64 class indices in ``[0, n_classes)``."""
+def check_labels(name: str, x: Any, n: int, num_classes: int) -> NDArray[np.int64]:
+    """``(N,)`` int64 class indices in ``[0, num_classes)``."""
     arr = np.asarray(as_numpy(x)).reshape(-1)
     if arr.shape[0] != n:
         raise EvaluationInputError(
@@ -87,10 +87,12 @@ def check_labels(name: str, x: Any, n: int, n_classes: int) -> NDArray[np.int64]
             f"{name} must hold integer class indices, got dtype {arr.dtype}", field=name
         )
     out = arr.astype(np.int64)
-    bad = (out < 0) | (out >= n_classes)
+    bad = (out < 0) | (out >= num_classes)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise EvaluationInputError(
-            f"{name}[{i}] = {out[i]} is not a class index in [0, {n_classes})", field=name, index=i
+            f"{name}[{i}] = {out[i]} is not a class index in [0, {num_classes})",
+            field=name,
+            index=i,
         )
     return out

@@ -73,23 +73,23 @@ def classification_average_precision(scores: Any, labels: Any) -> NDArray[np.flo
         ``(C,)`` float64; NaN for a class with no positive video.
     """
     s, lab = _scores_labels(scores, labels)
-    n_videos, n_classes = s.shape
-    if n_videos == 0:
-        return np.full(n_classes, np.nan)
+    num_videos, num_classes = s.shape
+    if num_videos == 0:
+        return np.full(num_classes, np.nan)
     order = np.argsort(-s, axis=0, kind="stable")
     s_sorted = np.take_along_axis(s, order, axis=0)
     pos = np.take_along_axis(lab, order, axis=0)
     tp = np.cumsum(pos, axis=0)
-    rank = np.arange(1, n_videos + 1)[:, None]
+    rank = np.arange(1, num_videos + 1)[:, None]
     # a tie group is scored at its last member: precision with the whole group included
     last_of_group = np.ones_like(pos)
     last_of_group[:-1] = s_sorted[1:] != s_sorted[:-1]
-    end_index = np.where(last_of_group, np.arange(n_videos)[:, None], n_videos - 1)
+    end_index = np.where(last_of_group, np.arange(num_videos)[:, None], num_videos - 1)
     end_index = np.minimum.accumulate(end_index[::-1], axis=0)[::-1]
     precision_at_end = np.take_along_axis(tp / rank, end_index, axis=0)
     npos = pos.sum(axis=0)
     ap = np.where(pos, precision_at_end, 0.0).sum(axis=0)
-    out = np.full(n_classes, np.nan)
+    out = np.full(num_classes, np.nan)
     np.divide(ap, npos, out=out, where=npos > 0)
     return out
 

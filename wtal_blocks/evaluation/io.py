@@ -43,8 +43,8 @@ __all__ = [
     "load_activitynet_ground_truth",
     "load_activitynet_results",
     "load_thumos14_annotations",
-    "read_thumos14_class_list",
-    "read_thumos14_results",
+    "load_thumos14_class_list",
+    "load_thumos14_results",
     "write_activitynet_ground_truth",
     "write_activitynet_results",
 ]
@@ -519,7 +519,7 @@ def _strip_video(name: str) -> str:
     return name[:-5] if name.endswith(".mpeg") else name
 
 
-def read_thumos14_class_list(path: PathLike) -> tuple[tuple[int, str], ...]:
+def load_thumos14_class_list(path: PathLike) -> tuple[tuple[int, str], ...]:
     """``detclasslist.txt``: ``(ucf101_id, class_name)`` per line, in file order."""
     p = Path(path)
     out = []
@@ -575,7 +575,7 @@ def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thum
         raise EvaluationInputError(
             "annotation folder not found (expected a folder with detclasslist.txt)", path=root
         )
-    classes = read_thumos14_class_list(root / "detclasslist.txt")
+    classes = load_thumos14_class_list(root / "detclasslist.txt")
     video_index: dict[str, int] = {}
     segs: list[tuple[float, float]] = []
     labels: list[int] = []
@@ -609,7 +609,7 @@ def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thum
     )
 
 
-def read_thumos14_results(path: PathLike) -> Predictions:
+def load_thumos14_results(path: PathLike) -> Predictions:
     """Read official THUMOS'14 detection results: ``video start end ucf101_class_id score``.
 
     ``label_names`` hold the class ids as text (``"7"``); ``.mpeg`` suffixes of video names are

@@ -36,8 +36,9 @@ from numpy.typing import ArrayLike, NDArray
 from ._arrays import as_numpy, check_labels, check_scores, check_segments
 from ._matching import conflict_components, greedy_match, overlapping_pairs
 from .annotations import Predictions, Thumos14Annotations
-from .detection import DetectionResult, ThresholdSpec, _unknown_label_error
+from .detection import ThresholdSpec, _unknown_label_error
 from .errors import EvaluationInputError
+from .result import DetectionResult
 from .tiou import parse_tiou_thresholds
 
 __all__ = ["THUMOS14_OFFICIAL_TIOU_THRESHOLDS", "average_precision_thumos14", "evaluate_thumos14"]
@@ -59,12 +60,12 @@ def average_precision_thumos14(
     gt_segments: ArrayLike,
     gt_labels: ArrayLike,
     gt_videos: ArrayLike,
-    det_segments: ArrayLike,
-    det_scores: ArrayLike,
-    det_labels: ArrayLike,
-    det_videos: ArrayLike,
+    pred_segments: ArrayLike,
+    pred_scores: ArrayLike,
+    pred_labels: ArrayLike,
+    pred_videos: ArrayLike,
     tiou_thresholds: ThresholdSpec = THUMOS14_OFFICIAL_TIOU_THRESHOLDS,
-    n_classes: int | None = None,
+    num_classes: int | None = None,
     *,
     ambiguous_segments: ArrayLike | None = None,
     ambiguous_videos: ArrayLike | None = None,
@@ -76,12 +77,12 @@ def average_precision_thumos14(
         gt_segments: ``(G, 2)`` float; their order is the annotation-file order.
         gt_labels: ``(G,)`` int class index.
         gt_videos: ``(G,)`` int video id (non-negative, shared with the detections).
-        det_segments: ``(N, 2)`` float.
-        det_scores: ``(N,)`` float confidences.
-        det_labels: ``(N,)`` int class index.
-        det_videos: ``(N,)`` int video id.
+        pred_segments: ``(N, 2)`` float.
+        pred_scores: ``(N,)`` float confidences.
+        pred_labels: ``(N,)`` int class index.
+        pred_videos: ``(N,)`` int video id.
         tiou_thresholds: ``(T,)`` overlap thresholds in ``[0, 1]`` (a match needs ``>``).
-        n_classes: ``C`` (default ``max label + 1``).
+        num_classes: ``C`` (default ``max label + 1``).
         ambiguous_segments: ``(A, 2)`` float ``Ambiguous`` segments, with
         ambiguous_videos: ``(A,)`` int their video ids.
         video_rank: ``(V,)`` int, the rank of each video id in sorted-name order (only breaks
@@ -92,18 +93,18 @@ def average_precision_thumos14(
     """
     thr = parse_tiou_thresholds(tiou_thresholds)
     g_seg = check_segments("gt_segments", gt_segments)
-    d_seg = check_segments("det_segments", det_segments)
+    d_seg = check_segments("pred_segments", pred_segments)
     n_gt, n_det = g_seg.shape[0], d_seg.shape[0]
     g_lab_raw = np.asarray(as_numpy(gt_labels)).reshape(-1)
-    d_lab_raw = np.asarray(as_numpy(det_labels)).reshape(-1)
-    if n_classes is None:
-        n_classes = max((int(a.max()) + 1 for a in (g_lab_raw, d_lab_raw) if a.size), default=0)
+    d_lab_raw = np.asarray(as_numpy(pred_labels)).reshape(-1)
+    if num_classes is None:
+        num_classes = max((int(a.max()) + 1 for a in (g_lab_raw, d_lab_raw) if a.size), default=0)
     big = np.iinfo(np.int64).max
-    g_lab = check_labels("gt_labels", g_lab_raw, n_gt, n_classes)
-    d_lab = check_labels("det_labels", d_lab_raw, n_det, n_classes)
+    g_lab = check_labels("gt_labels", g_lab_raw, n_gt, num_classes)
+    d_lab = check_labels("pred_labels", d_lab_raw, n_det, num_classes)
     g_vid = check_labels("gt_videos", gt_videos, n_gt, big)
-    d_vid = check_labels("det_videos", det_videos, n_det, big)
-    scores = check_scores("det_scores", det_scores, n_det)
+    d_vid = check_labels("pred_videos", pred_videos, n_det, big)
+    scores = check_scores("pred_scores", pred_scores, n_det)
     if ambiguous_segments is None:
         a_seg = np.zeros((0, 2))
         a_vid = np.zeros(0, dtype=np.int64)
@@ -120,7 +121,69 @@ def average_precision_thumos14(
                 f"video_rank must cover {n_vid} video ids, got {rank.shape[0]}", field="video_rank"
             )
     return _average_precision(
-        g_seg, g_lab, g_vid, d_seg, scores, d_lab, d_vid, a_seg, a_vid, rank, thr, n_classes
+        g_seg, g_lab, g_vid, d_seg, scores, d_lab, d_vid, a_seg, a_vid, rank, thr, num_classes
+    )
+
+
+def ranked_matches_thumos14(
+    g_seg: NDArray[np.float64],
+    g_lab: NDArray[np.int64],
+    g_vid: NDArray[np.int64],
+    p_seg: NDArray[np.float64],
+    scores: NDArray[np.float64],
+    p_lab: NDArray[np.int64],
+    p_vid: NDArray[np.int64],
+    a_seg: NDArray[np.float64],
+    a_vid: NDArray[np.int64],
+    video_rank: NDArray[np.int64],
+    thr: NDArray[np.float64],
+    num_classes: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """The protocol's ranked lists, for validated arrays.
+
+    Returns:
+        ``(group, pred, is_tp)``, one row per prediction kept in the ranking of a
+        (threshold, class) list: ``group = threshold index * num_classes + class``, the
+        prediction's index, and whether it is a true positive. Rows are sorted by group, then
+        rank. Predictions removed as ambiguous are absent.
+    """
+    n_thr = thr.shape[0]
+    n_pred = scores.shape[0]
+    # confidence order of the predictions (stable): per video it is the official order
+    conf_order = np.argsort(-scores, kind="stable")
+    pred_rank = np.empty(n_pred, dtype=np.int64)
+    pred_rank[conf_order] = np.arange(n_pred, dtype=np.int64)
+    is_tp = np.zeros((n_thr, n_pred), dtype=bool)
+    if g_lab.shape[0] and n_pred:
+        n_vid = int(max(g_vid.max(), p_vid.max())) + 1
+        agent, item = overlapping_pairs(g_lab * n_vid + g_vid, g_seg, p_lab * n_vid + p_vid, p_seg)
+        value = _overlap(g_seg[agent], p_seg[item])
+        keep = value > thr.min()
+        agent, item, value = agent[keep], item[keep], value[keep]
+        if agent.size:
+            agents, component = conflict_components(
+                agent, item, g_lab * n_vid + g_vid, g_seg, p_seg
+            )
+            choice = greedy_match(
+                agent, item, value, agents, component, pred_rank, thr, strict=True
+            )
+            t_idx, col = np.nonzero(choice >= 0)
+            is_tp[t_idx, choice[t_idx, col]] = True
+    ambiguous = np.zeros(n_pred, dtype=bool)
+    if a_seg.shape[0] and n_pred:
+        hit, _ = overlapping_pairs(p_vid, p_seg, a_vid, a_seg)
+        ambiguous[hit] = True
+    t_idx, pred = np.nonzero(is_tp | ~ambiguous[None, :])
+    # per (threshold, class): descending confidence; ties by video name order, then the
+    # video's own confidence order (true and false positives interleaved)
+    order = np.lexsort(
+        (pred_rank[pred], video_rank[p_vid[pred]], -scores[pred], p_lab[pred], t_idx)
+    )
+    t_idx, pred = t_idx[order], pred[order]
+    return (
+        (t_idx * num_classes + p_lab[pred]).astype(np.int64),
+        pred.astype(np.int64),
+        is_tp[t_idx, pred],
     )
 
 
@@ -128,63 +191,27 @@ def _average_precision(
     g_seg: NDArray[np.float64],
     g_lab: NDArray[np.int64],
     g_vid: NDArray[np.int64],
-    d_seg: NDArray[np.float64],
+    p_seg: NDArray[np.float64],
     scores: NDArray[np.float64],
-    d_lab: NDArray[np.int64],
-    d_vid: NDArray[np.int64],
+    p_lab: NDArray[np.int64],
+    p_vid: NDArray[np.int64],
     a_seg: NDArray[np.float64],
     a_vid: NDArray[np.int64],
     video_rank: NDArray[np.int64],
     thr: NDArray[np.float64],
-    n_classes: int,
+    num_classes: int,
 ) -> NDArray[np.float64]:
     n_thr = thr.shape[0]
-    n_det = scores.shape[0]
-    npos = np.bincount(g_lab, minlength=n_classes).astype(np.float64)
-    ap = np.zeros((n_thr, n_classes), dtype=np.float64)
-    if n_det:
-        # confidence order of the detections (stable): per video it is the official order
-        conf_order = np.argsort(-scores, kind="stable")
-        det_rank = np.empty(n_det, dtype=np.int64)
-        det_rank[conf_order] = np.arange(n_det, dtype=np.int64)
-        is_tp = np.zeros((n_thr, n_det), dtype=bool)
-        if g_lab.shape[0]:
-            n_vid = int(max(g_vid.max(), d_vid.max())) + 1
-            agent, item = overlapping_pairs(
-                g_lab * n_vid + g_vid, g_seg, d_lab * n_vid + d_vid, d_seg
-            )
-            value = _overlap(g_seg[agent], d_seg[item])
-            keep = value > thr.min()
-            agent, item, value = agent[keep], item[keep], value[keep]
-            if agent.size:
-                agents, component = conflict_components(
-                    agent, item, g_lab * n_vid + g_vid, g_seg, d_seg
-                )
-                choice = greedy_match(
-                    agent, item, value, agents, component, det_rank, thr, strict=True
-                )
-                t_idx, col = np.nonzero(choice >= 0)
-                is_tp[t_idx, choice[t_idx, col]] = True
-        ambiguous = np.zeros(n_det, dtype=bool)
-        if a_seg.shape[0]:
-            hit, _ = overlapping_pairs(d_vid, d_seg, a_vid, a_seg)
-            ambiguous[hit] = True
-        kept = is_tp | ~ambiguous[None, :]
-        t_idx, det = np.nonzero(kept)
-        fp = ~is_tp[t_idx, det]
-        # per (threshold, class): descending confidence; ties by video name order, then the
-        # video's own confidence order (true and false positives interleaved)
-        order = np.lexsort((det_rank[det], video_rank[d_vid[det]], -scores[det], d_lab[det], t_idx))
-        seg = (t_idx * n_classes + d_lab[det])[order]
-        tp = ~fp[order]
-        position = np.arange(seg.shape[0]) - np.searchsorted(seg, seg, side="left") + 1
-        seg_tp = seg[tp]
-        n_tp = np.arange(seg_tp.shape[0]) - np.searchsorted(seg_tp, seg_tp, side="left") + 1
-        precision = n_tp / position[tp]
-        summed = np.bincount(seg_tp, weights=precision, minlength=n_thr * n_classes).astype(
-            np.float64
-        )
-        ap = summed.reshape(n_thr, n_classes) / np.maximum(npos, 1.0)[None, :]
+    npos = np.bincount(g_lab, minlength=num_classes).astype(np.float64)
+    group, _, tp = ranked_matches_thumos14(
+        g_seg, g_lab, g_vid, p_seg, scores, p_lab, p_vid, a_seg, a_vid, video_rank, thr, num_classes
+    )
+    position = np.arange(group.shape[0]) - np.searchsorted(group, group, side="left") + 1
+    group_tp = group[tp]
+    n_tp = np.arange(group_tp.shape[0]) - np.searchsorted(group_tp, group_tp, side="left") + 1
+    precision = n_tp / position[tp]
+    summed = np.bincount(group_tp, weights=precision, minlength=n_thr * num_classes)
+    ap = summed.astype(np.float64).reshape(n_thr, num_classes) / np.maximum(npos, 1.0)[None, :]
     out = np.ascontiguousarray(ap.T)
     out[npos == 0] = np.nan
     return out
@@ -216,13 +243,59 @@ def evaluate_thumos14(
     Prediction labels may be UCF101 class ids (the text format) or class names (ActivityNet
     JSON). A label that is neither raises :class:`EvaluationInputError` unless
     ``ignore_unknown_labels`` (the official kit warns and skips); skipped predictions are
-    counted in ``n_skipped``.
+    counted in ``num_skipped``.
     """
     thr = parse_tiou_thresholds(tiou_thresholds)
+    seg, scores, p_lab, p_vid, rank, num_skipped = prepare_predictions_thumos14(
+        annotations, predictions, ignore_unknown_labels
+    )
+    num_classes = len(annotations.class_names)
+    ap = _average_precision(
+        annotations.segments,
+        annotations.labels,
+        annotations.videos,
+        seg,
+        scores,
+        p_lab,
+        p_vid,
+        annotations.ambiguous_segments,
+        annotations.ambiguous_videos,
+        rank,
+        thr,
+        num_classes,
+    )
+    return DetectionResult.from_class_ap(
+        ap,
+        annotations.class_names,
+        thr,
+        num_predictions=int(scores.shape[0]),
+        num_ground_truth=int(annotations.labels.shape[0]),
+        num_skipped=num_skipped,
+        protocol="thumos14",
+    )
+
+
+def prepare_predictions_thumos14(
+    annotations: Thumos14Annotations, predictions: Predictions, ignore_unknown_labels: bool
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    int,
+]:
+    """Predictions as arrays coded against ``annotations``: segments, scores, class index,
+    video index (videos outside the annotations get new indices), each video index's rank in
+    sorted-name order, and the number skipped for an unknown label.
+
+    Raises:
+        EvaluationInputError: an unknown label, unless ``ignore_unknown_labels``.
+    """
     codes = _class_codes(predictions.label_names, annotations)
-    d_lab = codes[predictions.labels]
-    unknown = d_lab < 0
-    n_skipped = int(unknown.sum())
+    p_lab = codes[predictions.labels]
+    unknown = p_lab < 0
+    num_skipped = int(unknown.sum())
     video_index = {v: i for i, v in enumerate(annotations.video_ids)}
     for v in predictions.video_ids:
         video_index.setdefault(v, len(video_index))
@@ -231,9 +304,9 @@ def evaluate_thumos14(
         dtype=np.int64,
         count=len(predictions.video_ids),
     )
-    d_vid = p_vid_codes[predictions.videos]
+    p_vid = p_vid_codes[predictions.videos]
     seg, scores = predictions.segments, predictions.scores
-    if n_skipped:
+    if num_skipped:
         if not ignore_unknown_labels:
             raise _unknown_label_error(
                 unknown,
@@ -244,31 +317,8 @@ def evaluate_thumos14(
                 annotations.class_names,
             )
         keep = ~unknown
-        seg, scores, d_lab, d_vid = seg[keep], scores[keep], d_lab[keep], d_vid[keep]
+        seg, scores, p_lab, p_vid = seg[keep], scores[keep], p_lab[keep], p_vid[keep]
     names = list(video_index)
     rank = np.empty(len(names), dtype=np.int64)
     rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
-    n_classes = len(annotations.class_names)
-    ap = _average_precision(
-        annotations.segments,
-        annotations.labels,
-        annotations.videos,
-        seg,
-        scores,
-        d_lab,
-        d_vid,
-        annotations.ambiguous_segments,
-        annotations.ambiguous_videos,
-        rank,
-        thr,
-        n_classes,
-    )
-    return DetectionResult.from_class_ap(
-        ap,
-        annotations.class_names,
-        thr,
-        n_predictions=int(scores.shape[0]),
-        n_ground_truth=int(annotations.labels.shape[0]),
-        n_skipped=n_skipped,
-        protocol="thumos14",
-    )
+    return seg, scores, p_lab, p_vid, rank, num_skipped

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .errors import EvaluationInputError
 
-__all__ = ["format_tiou_thresholds", "parse_tiou_thresholds", "segment_tiou"]
+__all__ = ["format_tiou_thresholds", "paired_tiou", "parse_tiou_thresholds", "segment_tiou"]
 
 
 def _decimal(text: str, spec: str) -> Decimal:
@@ -115,6 +115,25 @@ def segment_tiou(segments_a: ArrayLike, segments_b: ArrayLike) -> NDArray[np.flo
     inter = np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0])
     np.maximum(inter, 0.0, out=inter)
     union = (b[None, :, 1] - b[None, :, 0]) + (a[:, None, 1] - a[:, None, 0]) - inter
+    out = np.zeros_like(inter)
+    np.divide(inter, union, out=out, where=union > 0)
+    return out
+
+
+def paired_tiou(
+    segments_a: NDArray[np.float64], segments_b: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Row-wise tIoU of paired segments: ``(P, 2)`` and ``(P, 2)`` -> ``(P,)`` float64.
+
+    The same formula and float operations as :func:`segment_tiou` (the ActivityNet order:
+    ``union = (e2 - s2) + (e1 - s1) - intersection``), and the same zero-union rule, for
+    inputs the caller has already validated.
+    """
+    inter = np.minimum(segments_a[:, 1], segments_b[:, 1]) - np.maximum(
+        segments_a[:, 0], segments_b[:, 0]
+    )
+    np.maximum(inter, 0.0, out=inter)
+    union = (segments_b[:, 1] - segments_b[:, 0]) + (segments_a[:, 1] - segments_a[:, 0]) - inter
     out = np.zeros_like(inter)
     np.divide(inter, union, out=out, where=union > 0)
     return out

@@ -1,5 +1,5 @@
 """Reference models assembled from the blocks."""
 
-from .um import DropoutNoise, UMOutput, UncertaintyModelingNet, load_official_checkpoint
+from .um import DropoutMultipliers, UMOutput, UncertaintyModelingNet, load_official_checkpoint
 
-__all__ = ["DropoutNoise", "UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]
+__all__ = ["DropoutMultipliers", "UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]

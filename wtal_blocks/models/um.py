@@ -5,7 +5,7 @@ Architecture, as in the official code (which differs from the paper in the embed
 * embedding: ``Conv1d(F, 2048, kernel 3, padding 1)`` + ReLU over time → features ``(B, T, 2048)``;
 * classifier: Dropout(0.7) then ``Conv1d(2048, C, kernel 1, bias=False)`` → CAS logits ``(B, T, C)``;
 * magnitudes ``||f_t||``; pseudo action / background selection (:class:`PseudoSegmentSelector`);
-* video score: softmax over classes of top-``k_act`` MIL pooling of the CAS (Eqs. 1-2);
+* video score: softmax over classes of top-``action_k`` MIL pooling of the CAS (Eqs. 1-2);
 * background score: softmax of the mean CAS over the pseudo background segments (official),
   or the mean of per-segment softmax over them (paper Eq. 8), chosen by ``background_score``;
 * segment softmax over classes.
@@ -38,7 +38,7 @@ from ..uncertainty import (
     masked_mean_magnitude,
 )
 
-__all__ = ["DropoutNoise", "UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]
+__all__ = ["DropoutMultipliers", "UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]
 
 BackgroundScore = Literal["official", "paper"]
 
@@ -48,25 +48,25 @@ class UMOutput:
     """Everything the UM forward pass produces (``K_act``/``K_bkg`` = max k over the batch).
 
     Attributes:
-        video_scores: ``(B, C)`` video-level action probabilities (Eq. 2).
-        background_scores: ``(B, C)`` class probabilities of the pseudo background.
+        video_probs: ``(B, C)`` video-level action probabilities (Eq. 2).
+        background_probs: ``(B, C)`` class probabilities of the pseudo background.
         action_features: ``(B, K_act, D)`` embedded features of the pseudo action segments.
         background_features: ``(B, K_bkg, D)`` same for pseudo background.
         features: ``(B, T, D)`` embedded features.
         cas: ``(B, T, C)`` class activation sequence (logits).
-        cas_softmax: ``(B, T, C)`` segment-level softmax over classes.
+        segment_probs: ``(B, T, C)`` segment-level softmax over classes.
         magnitudes: ``(B, T)`` feature magnitudes ``||f_t||``.
         pseudo: the selected pseudo segments (indices and validity).
         mask: the ``(B, T)`` validity mask, or None for an unpadded batch.
     """
 
-    video_scores: Tensor
-    background_scores: Tensor
+    video_probs: Tensor
+    background_probs: Tensor
     action_features: Tensor
     background_features: Tensor
     features: Tensor
     cas: Tensor
-    cas_softmax: Tensor
+    segment_probs: Tensor
     magnitudes: Tensor
     pseudo: PseudoSegments
     mask: Tensor | None
@@ -87,7 +87,7 @@ class UMOutput:
 
 
 @dataclass(frozen=True)
-class DropoutNoise:
+class DropoutMultipliers:
     """Explicit dropout multipliers for one training forward pass.
 
     By default the network draws its two dropout masks (classifier input, then selection) from
@@ -113,7 +113,7 @@ class DropoutNoise:
         *,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
-    ) -> DropoutNoise:
+    ) -> DropoutMultipliers:
         """Draw both masks for a batch of ``batch`` videos from ``generator``."""
         scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
         feats = torch.empty(batch, time, embed_dim, device=device, dtype=dtype).bernoulli_(
@@ -122,11 +122,11 @@ class DropoutNoise:
         sel = torch.empty(batch, time, device=device, dtype=dtype).bernoulli_(
             1.0 - p, generator=generator
         )
-        return DropoutNoise(feats.mul_(scale), sel.mul_(scale))
+        return DropoutMultipliers(feats.mul_(scale), sel.mul_(scale))
 
-    def slice(self, start: int, stop: int) -> DropoutNoise:
+    def slice(self, start: int, stop: int) -> DropoutMultipliers:
         """The masks of videos ``start:stop`` (one process's share of a global batch)."""
-        return DropoutNoise(self.features[start:stop], self.selection[start:stop])
+        return DropoutMultipliers(self.features[start:stop], self.selection[start:stop])
 
 
 class _CASModule(nn.Module):
@@ -142,7 +142,7 @@ class _CASModule(nn.Module):
         )
         self.drop_out = nn.Dropout(p=dropout)
 
-    def forward(self, x: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, multiplier: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x (B, T, F)`` -> ``(cas (B, T, C), features (B, T, D))``."""
         conv = self.conv[0]
         classifier = self.classifier[0]
@@ -156,7 +156,7 @@ class _CASModule(nn.Module):
             h = torch.relu(F.linear(cols, weight, conv.bias))
         else:
             h = rearrange(self.conv(rearrange(x, "b t f -> b f t")), "b d t -> b t d")
-        dropped = h * noise if (noise is not None and self.training) else self.drop_out(h)
+        dropped = h * multiplier if (multiplier is not None and self.training) else self.drop_out(h)
         cas = F.linear(dropped, classifier.weight[:, :, 0])  # the 1x1 convolution
         return cas, h
 
@@ -168,7 +168,7 @@ class UncertaintyModelingNet(nn.Module):
         feature_dim: input feature size ``F`` (1024 for one I3D modality, 2048 for RGB+flow).
         num_classes: ``C`` (20 for THUMOS'14, 100 / 200 for ActivityNet 1.2 / 1.3).
         embed_dim: embedded size ``D`` (2048 in the official code for any ``F``).
-        r_act, r_bkg: ratios of ``k_act = T // r_act`` and ``k_bkg = T // r_bkg`` (9, 4).
+        action_ratio, background_ratio: ratios of ``action_k = T // action_ratio`` and ``background_k = T // background_ratio`` (9, 4).
         dropout: dropout of the classifier input and of the selection mask (0.7).
         background_score: ``"official"`` (softmax of the mean background logits) or
             ``"paper"`` (mean of per-segment softmax, Eq. 8).
@@ -185,8 +185,8 @@ class UncertaintyModelingNet(nn.Module):
         num_classes: int = 20,
         *,
         embed_dim: int = 2048,
-        r_act: float = 9.0,
-        r_bkg: float = 4.0,
+        action_ratio: float = 9.0,
+        background_ratio: float = 4.0,
         dropout: float = 0.7,
         background_score: BackgroundScore = "official",
     ) -> None:
@@ -204,20 +204,24 @@ class UncertaintyModelingNet(nn.Module):
         self.embed_dim = embed_dim
         self.background_score = background_score
         self.cas_module = _CASModule(feature_dim, num_classes, embed_dim, dropout)
-        self.selector = PseudoSegmentSelector(r_act, r_bkg, dropout)
+        self.selector = PseudoSegmentSelector(action_ratio, background_ratio, dropout)
 
     @property
-    def r_act(self) -> float:
-        return self.selector.r_act
+    def action_ratio(self) -> float:
+        return self.selector.action_ratio
 
     @property
-    def r_bkg(self) -> float:
-        return self.selector.r_bkg
+    def background_ratio(self) -> float:
+        return self.selector.background_ratio
 
     def forward(
-        self, x: Tensor, mask: Tensor | None = None, *, noise: DropoutNoise | None = None
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        *,
+        multipliers: DropoutMultipliers | None = None,
     ) -> UMOutput:
-        """Run the network; ``noise`` (training only) replaces the internally drawn dropout."""
+        """Run the network; ``multipliers`` (training only) replace the internally drawn dropout."""
         check_rank("x", x, 3, "(B, T, F)")
         if x.shape[2] != self.feature_dim:
             raise ValueError(
@@ -230,41 +234,43 @@ class UncertaintyModelingNet(nn.Module):
             x = x.masked_fill(~mask[:, :, None], 0.0)
         check_finite("x", x)
 
-        if noise is not None and (
-            tuple(noise.features.shape) != (x.shape[0], x.shape[1], self.embed_dim)
-            or tuple(noise.selection.shape) != (x.shape[0], x.shape[1])
+        if multipliers is not None and (
+            tuple(multipliers.features.shape) != (x.shape[0], x.shape[1], self.embed_dim)
+            or tuple(multipliers.selection.shape) != (x.shape[0], x.shape[1])
         ):
             raise ValueError(
-                f"noise must have shapes (B, T, D) = ({x.shape[0]}, {x.shape[1]}, {self.embed_dim}) and "
-                f"(B, T), got {shape_str(noise.features)} and {shape_str(noise.selection)}"
+                f"multipliers must have shapes (B, T, D) = ({x.shape[0]}, {x.shape[1]}, {self.embed_dim}) and "
+                f"(B, T), got {shape_str(multipliers.features)} and {shape_str(multipliers.selection)}"
             )
-        train_noise = noise if self.training else None
-        cas, features = self.cas_module(x, None if train_noise is None else train_noise.features)
+        train_multipliers = multipliers if self.training else None
+        cas, features = self.cas_module(
+            x, None if train_multipliers is None else train_multipliers.features
+        )
         magnitudes = feature_magnitude(features)
         pseudo = self.selector(
-            magnitudes, mask, None if train_noise is None else train_noise.selection
+            magnitudes, mask, None if train_multipliers is None else train_multipliers.selection
         )
         action_features = gather_segments(features, pseudo.action_index)
         background_features = gather_segments(features, pseudo.background_index)
 
-        video_scores = torch.softmax(
-            topk_mil_pooling(cas, ratio=self.selector.r_act, mask=mask), dim=1
+        video_probs = torch.softmax(
+            topk_mil_pooling(cas, ratio=self.selector.action_ratio, mask=mask), dim=1
         )
         bkg_cas = gather_segments(cas, pseudo.background_index)
         weights = pseudo.background_valid.to(cas.dtype)[:, :, None]
-        n_bkg = pseudo.k_bkg.to(cas.dtype)[:, None]
+        n_bkg = pseudo.background_k.to(cas.dtype)[:, None]
         if self.background_score == "official":
-            background_scores = torch.softmax((bkg_cas * weights).sum(dim=1) / n_bkg, dim=1)
+            background_probs = torch.softmax((bkg_cas * weights).sum(dim=1) / n_bkg, dim=1)
         else:
-            background_scores = (torch.softmax(bkg_cas, dim=2) * weights).sum(dim=1) / n_bkg
+            background_probs = (torch.softmax(bkg_cas, dim=2) * weights).sum(dim=1) / n_bkg
         return UMOutput(
-            video_scores=video_scores,
-            background_scores=background_scores,
+            video_probs=video_probs,
+            background_probs=background_probs,
             action_features=action_features,
             background_features=background_features,
             features=features,
             cas=cas,
-            cas_softmax=torch.softmax(cas, dim=2),
+            segment_probs=torch.softmax(cas, dim=2),
             magnitudes=magnitudes,
             pseudo=pseudo,
             mask=mask,
@@ -321,7 +327,7 @@ def load_official_checkpoint(
             ``cas_module.conv.0.bias (D,)``, ``cas_module.classifier.0.weight (C, D, 1)``.
         feature_dim, num_classes: expected ``F`` and ``C`` (optional).
         map_location: device to load onto.
-        **model_kwargs: further :class:`UncertaintyModelingNet` arguments (``r_act`` …).
+        **model_kwargs: further :class:`UncertaintyModelingNet` arguments (``action_ratio`` …).
 
     Raises:
         ValueError: missing/unexpected keys or shapes that contradict ``feature_dim``/``num_classes``.

@@ -27,7 +27,7 @@ class UMConfig:
 
     Optimiser: Adam (lr 1e-4, betas (0.9, 0.999), weight decay 5e-4), batch 16, 10k
     iterations. Loss: ``L_cls + α L_um + β L_be`` with α = 5e-4, β = 1, m = 100. Selection
-    ratios r_act = 9, r_bkg = 4. ``alpha = beta = 0`` is the paper's baseline (with fused
+    ratios action_ratio = 9, background_ratio = 4. ``alpha = beta = 0`` is the paper's baseline (with fused
     scoring unless ``scoring="softmax"``).
     """
 
@@ -42,8 +42,8 @@ class UMConfig:
     alpha: float = 5e-4
     beta: float = 1.0
     margin: float = 100.0
-    r_act: float = 9.0
-    r_bkg: float = 4.0
+    action_ratio: float = 9.0
+    background_ratio: float = 4.0
     dropout: float = 0.7
     embed_dim: int = 2048
     loss_form: Literal["official", "paper"] = "official"
@@ -78,8 +78,10 @@ class UMConfig:
             or self.margin <= 0
         ):
             raise ValueError("lr and margin must be > 0; weight_decay, alpha, beta must be >= 0")
-        if self.r_act < 1 or self.r_bkg < 1:
-            raise ValueError(f"r_act and r_bkg must be >= 1, got {self.r_act}, {self.r_bkg}")
+        if self.action_ratio < 1 or self.background_ratio < 1:
+            raise ValueError(
+                f"action_ratio and background_ratio must be >= 1, got {self.action_ratio}, {self.background_ratio}"
+            )
         if self.num_segments is not None and self.num_segments < 1:
             raise ValueError(f"num_segments must be >= 1, got {self.num_segments}")
         if self.seed < 0:

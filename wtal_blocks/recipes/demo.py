@@ -31,7 +31,7 @@ def demo_config(
     """The demo's :class:`UMConfig`: the official recipe on small data, stopped early.
 
     Kept from the official recipe: the network (embedded size D = 2048), α = 5e-4, β = 1,
-    m = 100, r_act = 9, r_bkg = 4, dropout 0.7, Adam (lr 1e-4, betas 0.9/0.999, weight
+    m = 100, action_ratio = 9, background_ratio = 4, dropout 0.7, Adam (lr 1e-4, betas 0.9/0.999, weight
     decay 5e-4), batch 16, fused scoring and every loss and inference detail. Changed, and
     why (measured on this recipe; see ``benchmarks/ablation_synthetic.md``):
 

@@ -39,7 +39,7 @@ from .._validation import set_validation
 from ..data.base import DataError, FeatureDataset, PaddedBatch, pad_collate
 from ..inference import UMInferenceConfig, UMPostProcessor
 from ..losses import UMObjective
-from ..models.um import DropoutNoise, UncertaintyModelingNet
+from ..models.um import DropoutMultipliers, UncertaintyModelingNet
 from .checkpoint import atomic_save, atomic_write_text, load_checkpoint
 from .config import UMConfig
 
@@ -181,8 +181,8 @@ def build_model(config: UMConfig, feature_dim: int, num_classes: int) -> Uncerta
         feature_dim,
         num_classes,
         embed_dim=config.embed_dim,
-        r_act=config.r_act,
-        r_bkg=config.r_bkg,
+        action_ratio=config.action_ratio,
+        background_ratio=config.background_ratio,
         dropout=config.dropout,
         background_score=config.background_score,
     )
@@ -355,19 +355,19 @@ def predict(
         with set_validation(False):  # the dataset has checked the features
             out = model(batch.features, mask)
         durations = batch.durations.to(device) if dataset.time_from_duration else None
-        dets = post(out, batch.num_segments.to(device), durations)
+        dets = post(out, batch.lengths.to(device), durations)
         for vid, det in zip(batch.video_ids, dets, strict=True):
             detections[vid] = (
                 det.segments.cpu().numpy(),
                 det.scores.cpu().numpy(),
                 det.labels.cpu().numpy(),
             )
-        scores.append(out.video_scores.float().cpu().numpy())
+        scores.append(out.video_probs.float().cpu().numpy())
         labels.append(batch.labels.cpu().numpy())
     back = np.argsort(np.argsort(order, kind="stable"), kind="stable")  # restore dataset order
-    video_scores = np.concatenate(scores)[back] if scores else np.zeros((0, dataset.num_classes))
+    video_probs = np.concatenate(scores)[back] if scores else np.zeros((0, dataset.num_classes))
     video_labels = np.concatenate(labels)[back] if labels else np.zeros((0, dataset.num_classes))
-    return detections, video_scores, video_labels
+    return detections, video_probs, video_labels
 
 
 def results_json(
@@ -635,7 +635,7 @@ def train_um(
         model.parameters(), lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay
     )
     objective = UMObjective(config.alpha, config.beta, config.margin, form=config.loss_form)
-    noise_gen = torch.Generator(device=device).manual_seed(config.seed)
+    dropout_gen = torch.Generator(device=device).manual_seed(config.seed)
     start = 0
     history: list[EvalReport] = []
     ckpt_path = out / "checkpoint_last.pt"
@@ -646,7 +646,7 @@ def train_um(
         _check_resumable(state["config"], config, ckpt_path)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimizer"])
-        noise_gen.set_state(state["noise_rng"].cpu())  # generator states are CPU byte tensors
+        dropout_gen.set_state(state["dropout_rng"].cpu())  # generator states are CPU byte tensors
         torch.set_rng_state(state["torch_rng"].cpu())
         start = int(state["step"])
         history = [EvalReport(**h) for h in state.get("history", [])]
@@ -680,7 +680,7 @@ def train_um(
                     "model": official_state_dict(model),
                     "optimizer": optimiser.state_dict(),
                     "step": step,
-                    "noise_rng": noise_gen.get_state(),
+                    "dropout_rng": dropout_gen.get_state(),
                     "torch_rng": torch.get_rng_state(),
                     "config": config.to_dict(),
                     "history": [h.to_dict() | {"label": h.label} for h in history],
@@ -694,13 +694,13 @@ def train_um(
             model.train()
             global_size = len(sampler.global_batch(step)[0])
             lo, hi = sampler.local_range(global_size)
-            # every rank draws the global batch's noise, so the generator stays in step
-            noise = DropoutNoise.sample(
+            # every rank draws the global batch's multipliers, so the generator stays in step
+            multipliers = DropoutMultipliers.sample(
                 global_size,
                 config.segments,
                 config.embed_dim,
                 config.dropout,
-                noise_gen,
+                dropout_gen,
                 device=device,
             ).slice(lo, hi)
             optimiser.zero_grad(set_to_none=False)
@@ -716,10 +716,10 @@ def train_um(
                 if not batch.uniform_length or batch.features.shape[1] != config.segments:
                     raise AssertionError("training batches are sampled to exactly T segments")
                 with set_validation(False):  # inputs are checked by the dataset; the loss below
-                    output = model(batch.features, noise=noise)
+                    output = model(batch.features, multipliers=multipliers)
                     total, terms = objective(
-                        output.video_scores,
-                        output.background_scores,
+                        output.video_probs,
+                        output.background_probs,
                         output.action_features,
                         output.background_features,
                         batch.labels,
@@ -799,8 +799,8 @@ def model_and_test_set(
         feature_dim=test_set.feature_dim,
         num_classes=test_set.num_classes,
         map_location=device,
-        r_act=config.r_act,
-        r_bkg=config.r_bkg,
+        action_ratio=config.action_ratio,
+        background_ratio=config.background_ratio,
         background_score=config.background_score,
     )
     return model, test_set

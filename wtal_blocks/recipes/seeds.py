@@ -160,8 +160,8 @@ def run_ablation(
                 model = load_official_checkpoint(
                     result.output_dir / "model_final.pkl",
                     map_location=device,
-                    r_act=cfg.r_act,
-                    r_bkg=cfg.r_bkg,
+                    action_ratio=cfg.action_ratio,
+                    background_ratio=cfg.background_ratio,
                 )
                 test_set = build_dataset(soft_cfg, train=False)
                 soft, _ = evaluate_model(

@@ -25,17 +25,18 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from .annotations import GroundTruth, Predictions, Thumos14Annotations
-from .detection import ACTIVITYNET_TIOU_THRESHOLDS, DetectionResult, evaluate_detection
-from .errors import EvaluationInputError
-from .io import (
+from ..evaluation.annotations import GroundTruth, Predictions, Thumos14Annotations
+from ..evaluation.detection import ACTIVITYNET_TIOU_THRESHOLDS, evaluate_detection
+from ..evaluation.errors import EvaluationInputError
+from ..evaluation.io import (
     load_activitynet_ground_truth,
     load_activitynet_results,
     load_thumos14_annotations,
-    read_thumos14_results,
+    load_thumos14_results,
 )
-from .thumos14 import THUMOS14_OFFICIAL_TIOU_THRESHOLDS, evaluate_thumos14
-from .tiou import parse_tiou_thresholds
+from ..evaluation.result import DetectionResult
+from ..evaluation.thumos14 import THUMOS14_OFFICIAL_TIOU_THRESHOLDS, evaluate_thumos14
+from ..evaluation.tiou import parse_tiou_thresholds
 
 __all__ = ["build_parser", "main"]
 
@@ -122,7 +123,7 @@ def _evaluate(
         if str(args.predictions).lower().endswith(".json"):
             predictions = load_activitynet_results(args.predictions)
         else:
-            predictions = read_thumos14_results(args.predictions)
+            predictions = load_thumos14_results(args.predictions)
         try:
             result = evaluate_thumos14(
                 annotations,
@@ -136,7 +137,7 @@ def _evaluate(
             f"Official THUMOS'14 protocol: {args.predictions} vs {args.ground_truth} "
             f"(subset {annotations.subset!r})\n"
             f"  {len(annotations)} instances, {len(annotations.ambiguous_segments)} ambiguous segments, "
-            f"{len(result.class_names)} classes; {result.n_predictions} predictions"
+            f"{len(result.class_names)} classes; {result.num_predictions} predictions"
         )
         return result, header, annotations, predictions
     thresholds = parse_tiou_thresholds(args.tiou or ACTIVITYNET_TIOU_THRESHOLDS)
@@ -152,7 +153,7 @@ def _evaluate(
         f"ActivityNet detection protocol: {args.predictions} vs {args.ground_truth} "
         f"(subset {ground_truth.subset!r})\n"
         f"  {len(ground_truth.video_ids)} videos, {len(ground_truth)} instances, "
-        f"{len(result.class_names)} classes; {result.n_predictions} predictions"
+        f"{len(result.class_names)} classes; {result.num_predictions} predictions"
     )
     return result, header, ground_truth, predictions
 
@@ -205,13 +206,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except EvaluationInputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    if result.n_predictions == 0 and not result.n_skipped:
+    if result.num_predictions == 0 and not result.num_skipped:
         print(
             f"{PROG}: note: {args.predictions} holds no prediction: every AP is 0", file=sys.stderr
         )
-    if result.n_skipped:
+    if result.num_skipped:
         print(
-            f"{PROG}: skipped {result.n_skipped} prediction(s) whose label is not a ground-truth class",
+            f"{PROG}: skipped {result.num_skipped} prediction(s) whose label is not a ground-truth class",
             file=sys.stderr,
         )
     _emit(result, header, args, sys.stdout)

@@ -1,6 +1,6 @@
 """``wtal-um``: train, evaluate, demo and ablation of the UM reference recipe.
 
-Every :class:`UMConfig` field is a command-line flag (``--r-act``, ``--weight-decay`` …), so
+Every :class:`UMConfig` field is a command-line flag (``--action-ratio``, ``--weight-decay`` …), so
 any hyper-parameter can be overridden; the defaults are the official ones.
 """
 
@@ -27,8 +27,8 @@ _HELP = {
     "alpha": "weight of the uncertainty modelling loss L_um (0 with --beta 0: the baseline)",
     "beta": "weight of the background entropy loss L_be",
     "margin": "m, the maximum feature magnitude of Eqs. 4 and 7",
-    "r_act": "k_act = T // r_act pseudo action segments",
-    "r_bkg": "k_bkg = T // r_bkg pseudo background segments",
+    "action_ratio": "action_k = T // action_ratio pseudo action segments",
+    "background_ratio": "background_k = T // background_ratio pseudo background segments",
     "dropout": "dropout of the classifier input and of the selection mask",
     "embed_dim": "embedded feature size D (2048 in the official code)",
     "loss_form": "official (BCE) or paper (Eqs. 6 and 8) loss forms",
@@ -47,7 +47,7 @@ _HELP = {
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
-    from .config import UMConfig
+    from ..recipes.config import UMConfig
 
     hints = typing.get_type_hints(UMConfig)
     for f in dataclasses.fields(UMConfig):
@@ -77,7 +77,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ())
 
 
 def _config_from(args: argparse.Namespace, **base: Any) -> Any:
-    from .config import UMConfig
+    from ..recipes.config import UMConfig
 
     values = dict(base)
     for f in dataclasses.fields(UMConfig):
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ..data.base import DataError
-    from .engine import RunRefused
+    from ..recipes.engine import RunRefused
 
     args = build_parser().parse_args(argv)
     try:
@@ -169,8 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .engine import evaluate_checkpoint, train_um
-    from .seeds import run_ablation, run_seeds
+    from ..recipes.engine import evaluate_checkpoint, train_um
+    from ..recipes.seeds import run_ablation, run_seeds
 
     if args.command == "train":
         config = _config_from(args)
@@ -183,17 +183,17 @@ def _run(args: argparse.Namespace) -> int:
         config = _config_from(args)
         if args.plots:  # fail before the evaluation, not after it, when matplotlib is missing
             try:
-                from ..viz import plot_evaluation
+                from ..viz import write_localization_plots
             except ImportError as exc:
                 print(f"wtal-um: error: --plots: {exc}", file=sys.stderr)
                 return 2
         report = evaluate_checkpoint(config, args.checkpoint, args.output)
         print(report.table(f"{args.checkpoint}"))
         if args.plots:
-            plot_evaluation(config, args.checkpoint, args.output, args.plots)
+            _write_plots(config, args.checkpoint, args.output, args.plots, write_localization_plots)
         return 0
     if args.command == "demo":
-        from .demo import run_demo
+        from ..recipes.demo import run_demo
 
         run_demo(args.output_dir, seed=args.seed, iterations=args.iterations, device=args.device)
         return 0
@@ -202,6 +202,23 @@ def _run(args: argparse.Namespace) -> int:
         run_ablation(config, args.seeds, overwrite=args.overwrite)
         return 0
     raise AssertionError(args.command)
+
+
+def _write_plots(config: Any, checkpoint: str, results: str, directory: str, write: Any) -> None:
+    """``--plots``: the worst and best test videos (computed in the recipe layer), drawn."""
+    from ..recipes.engine import inference_config, model_and_test_set, resolve_device
+    from ..recipes.inspect import localization_cases
+
+    model, test_set = model_and_test_set(config, checkpoint, resolve_device(config.device))
+    cases, overall = localization_cases(
+        model,
+        test_set,
+        results,
+        tiou_thresholds=config.tiou_thresholds,
+        inference=inference_config(config),
+    )
+    paths = write(cases, overall, directory)
+    print(f"wrote {len(paths)} plots to {directory}")
 
 
 if __name__ == "__main__":
