@@ -27,7 +27,7 @@ from _timing import print_table
 
 from wtal_blocks import UMPostProcessor
 from wtal_blocks.models.um import UMOutput
-from wtal_blocks.uncertainty import PseudoSegments
+from wtal_blocks.snippets import PseudoSegments
 
 
 def realistic_outputs(

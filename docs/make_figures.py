@@ -35,14 +35,11 @@ import torch  # noqa: E402
 import wtal_blocks  # noqa: E402
 from wtal_blocks.cli.eval import main as wtal_eval  # noqa: E402
 from wtal_blocks.models import load_official_checkpoint  # noqa: E402
-from wtal_blocks.recipes import UMConfig, train_um  # noqa: E402
-from wtal_blocks.recipes.engine import (  # noqa: E402  # noqa: E402
-    build_dataset,
-    build_model,
-    inference_config,
-    model_and_test_set,
-)
+from wtal_blocks.recipes import UMConfig, train  # noqa: E402
+from wtal_blocks.recipes.build import build_dataset  # noqa: E402
+from wtal_blocks.recipes.evaluate import model_and_test_set  # noqa: E402
 from wtal_blocks.recipes.inspect import localization_cases, segment_magnitudes  # noqa: E402
+from wtal_blocks.recipes.methods.um import build_model, inference_config  # noqa: E402
 from wtal_blocks.viz import plot_magnitude_histograms, write_localization_plots  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent / "_static"
@@ -73,7 +70,7 @@ def _train(config: UMConfig, retrain: bool) -> dict[str, object]:
     metrics = Path(config.output_dir) / "metrics.json"
     if retrain or not metrics.is_file():
         start = time.perf_counter()
-        train_um(config, overwrite=True, progress=False)
+        train(config, overwrite=True, progress=False)
         print(f"trained {config.output_dir} in {time.perf_counter() - start:.0f} s")
     return json.loads(metrics.read_text())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wtal_blocks.data import synthetic
-from wtal_blocks.recipes.config import UMConfig
+from wtal_blocks.recipes import UMConfig
 from wtal_blocks.recipes.demo import DEMO_ITERATIONS, demo_config, run_demo
 
 

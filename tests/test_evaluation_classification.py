@@ -13,7 +13,7 @@ from wtal_blocks.evaluation.classification import (
     ClassificationMetrics,
     classification_average_precision,
     classification_map,
-    um_classification_accuracy,
+    video_label_accuracy,
 )
 
 
@@ -63,7 +63,7 @@ def test_classification_ap_ignores_video_order(
 @given(scores_labels())
 def test_um_accuracy_matches_reference(case: tuple[np.ndarray, np.ndarray]) -> None:
     scores, labels = case
-    assert um_classification_accuracy(scores, labels) == um_accuracy(
+    assert video_label_accuracy(scores, labels) == um_accuracy(
         scores.tolist(), labels.astype(int).tolist()
     )
 
@@ -72,7 +72,7 @@ def test_um_accuracy_threshold_is_inclusive_and_all_classes_must_agree() -> None
     scores = np.array([[0.2, 0.1], [0.19, 0.0], [0.9, 0.3]])
     labels = np.array([[1, 0], [1, 0], [1, 0]])
     # video 0: 0.2 >= 0.2 -> right; video 1: misses its class; video 2: extra class 1
-    assert um_classification_accuracy(scores, labels) == pytest.approx(1 / 3)
+    assert video_label_accuracy(scores, labels) == pytest.approx(1 / 3)
 
 
 def test_known_values_and_map() -> None:
@@ -94,7 +94,7 @@ def test_metric_object_accumulates_batches() -> None:
     metric.update(scores[7:], labels[7:].astype(int))
     out = metric.compute()
     assert out["mAP"] == pytest.approx(classification_map(scores, labels))
-    assert out["accuracy"] == um_classification_accuracy(scores, labels)
+    assert out["accuracy"] == video_label_accuracy(scores, labels)
     metric.reset()
     with pytest.raises(EvaluationInputError):
         metric.compute()
@@ -105,7 +105,7 @@ def test_accepts_torch_tensors() -> None:
     scores = torch.tensor([[0.9, 0.1], [0.1, 0.8]], requires_grad=True)
     labels = torch.tensor([[1, 0], [0, 1]])
     assert classification_map(scores, labels) == 1.0
-    assert um_classification_accuracy(scores, labels) == 1.0
+    assert video_label_accuracy(scores, labels) == 1.0
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def test_pipeline_matches_reference_on_a_padded_batch(seed: int) -> None:
 def test_random_cas_and_magnitudes_match_reference() -> None:
     """The post-processor alone, on random CAS/magnitudes (not produced by a network)."""
     from wtal_blocks.models.um import UMOutput
-    from wtal_blocks.uncertainty import PseudoSegments
+    from wtal_blocks.snippets import PseudoSegments
 
     g = torch.Generator().manual_seed(5)
     b, t, c = 2, 30, 4

@@ -165,7 +165,7 @@ def test_selector_train_vs_eval() -> None:
         ),
         (
             lambda: select_pseudo_segments(torch.ones(2, 4, 1), 1, 1),
-            r"magnitudes must have shape \(B, T\)",
+            r"ranking must have shape \(B, T\)",
         ),
         (
             lambda: select_pseudo_segments(torch.ones(2, 4), 1, 1, multiplier=torch.ones(2, 3)),

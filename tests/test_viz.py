@@ -580,8 +580,9 @@ def test_plot_evaluation_videos_are_scored_like_the_evaluator(
     import torch
 
     from wtal_blocks.recipes import UMConfig, evaluate_checkpoint
-    from wtal_blocks.recipes.engine import inference_config, model_and_test_set
+    from wtal_blocks.recipes.evaluate import model_and_test_set
     from wtal_blocks.recipes.inspect import localization_cases
+    from wtal_blocks.recipes.methods.um import inference_config
     from wtal_blocks.viz import write_localization_plots
 
     config = UMConfig(data_root=str(tiny_run["root"]), modal="rgb", num_segments=30, device="cpu")

@@ -10,42 +10,49 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
-    # pooling (Eq. 1)
     "topk_mil_pooling": "pooling",
     "topk_mil_pooling_with_indices": "pooling",
     "k_from_ratio": "pooling",
     "TopKMILPooling": "pooling",
-    # uncertainty (Eq. 4, pseudo action/background selection)
+    "video_class_probabilities": "pooling",
     "feature_magnitude": "uncertainty",
     "magnitude_action_probability": "uncertainty",
     "minmax_action_probability": "uncertainty",
+    "fused_action_probability": "uncertainty",
     "FeatureMagnitudeUncertainty": "uncertainty",
-    "PseudoSegments": "uncertainty",
-    "select_pseudo_segments": "uncertainty",
-    "PseudoSegmentSelector": "uncertainty",
-    # losses (Eqs. 5-8)
+    "PseudoSegments": "snippets",
+    "SelectedSegments": "snippets",
+    "select_pseudo_segments": "snippets",
+    "PseudoSegmentSelector": "snippets",
+    "hard_segment_bands": "snippets",
+    "select_hard_segments": "snippets",
+    "gather_segments": "snippets",
+    "mean_at": "snippets",
+    "temporal_conv": "layers",
+    "pointwise_conv": "layers",
     "video_classification_loss": "losses",
     "uncertainty_modeling_loss": "losses",
     "background_entropy_loss": "losses",
+    "um_total_loss": "losses",
+    "normalize_labels": "losses",
     "VideoClassificationLoss": "losses",
     "UncertaintyModelingLoss": "losses",
     "BackgroundEntropyLoss": "losses",
     "UMObjective": "losses",
-    # reference model
     "UncertaintyModelingNet": "models",
     "UMOutput": "models",
     "load_official_checkpoint": "models",
-    # temporal NMS (inference step 9)
+    "DropoutMultipliers": "models",
+    "CheckpointError": "models",
     "temporal_nms": "nms",
     "batched_temporal_nms": "nms",
     "soft_nms": "nms",
     "batched_soft_nms": "nms",
     "TemporalNMS": "nms",
-    # segments, proposals and the UM inference pipeline (steps 5-10)
     "upsample_linear": "segments",
     "find_runs": "segments",
     "ProposalGenerator": "proposals",
@@ -55,17 +62,18 @@ _EXPORTS: dict[str, str] = {
     "UMPostProcessor": "inference",
     "select_classes": "inference",
     "minmax_over_time": "inference",
-    # data
     "ThumosFeatures": "data",
     "ActivityNetFeatures": "data",
     "SyntheticWTAL": "data",
     "pad_collate": "data",
     "THUMOS14_CLASSES": "data",
-    # recipe
+    "RecipeConfig": "recipes",
     "UMConfig": "recipes",
-    "train_um": "recipes",
+    "train": "recipes",
     "evaluate_checkpoint": "recipes",
-    # evaluation (numpy only; never imports torch)
+    "get_method": "recipes",
+    "available_methods": "recipes",
+    "register_method": "recipes",
     "DetectionMAP": "evaluation",
     "DetectionResult": "evaluation",
     "evaluate_detection": "evaluation",
@@ -75,9 +83,12 @@ _EXPORTS: dict[str, str] = {
     "ClassificationMetrics": "evaluation",
     "classification_average_precision": "evaluation",
     "classification_map": "evaluation",
-    "um_classification_accuracy": "evaluation",
+    "video_label_accuracy": "evaluation",
     "EvaluationInputError": "evaluation",
     "parse_tiou_thresholds": "evaluation",
+    "segment_tiou": "evaluation",
+    "precision_recall": "evaluation",
+    "precision_recall_thumos14": "evaluation",
     "load_activitynet_ground_truth": "evaluation",
     "load_activitynet_results": "evaluation",
     "write_activitynet_results": "evaluation",
@@ -125,36 +136,86 @@ if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
         load_thumos14_annotations,
         load_thumos14_results,
         parse_tiou_thresholds,
-        um_classification_accuracy,
+        precision_recall,
+        precision_recall_thumos14,
+        segment_tiou,
+        video_label_accuracy,
         write_activitynet_results,
     )
-    from .inference import UMInferenceConfig, UMPostProcessor, minmax_over_time, select_classes
+    from .inference import (
+        UMInferenceConfig,
+        UMPostProcessor,
+        minmax_over_time,
+        select_classes,
+    )
+    from .layers import (
+        pointwise_conv,
+        temporal_conv,
+    )
     from .losses import (
         BackgroundEntropyLoss,
         UMObjective,
         UncertaintyModelingLoss,
         VideoClassificationLoss,
         background_entropy_loss,
+        normalize_labels,
+        um_total_loss,
         uncertainty_modeling_loss,
         video_classification_loss,
     )
-    from .models import UMOutput, UncertaintyModelingNet, load_official_checkpoint
-    from .nms import TemporalNMS, batched_soft_nms, batched_temporal_nms, soft_nms, temporal_nms
+    from .models import (
+        CheckpointError,
+        DropoutMultipliers,
+        UMOutput,
+        UncertaintyModelingNet,
+        load_official_checkpoint,
+    )
+    from .nms import (
+        TemporalNMS,
+        batched_soft_nms,
+        batched_temporal_nms,
+        soft_nms,
+        temporal_nms,
+    )
     from .pooling import (
         TopKMILPooling,
         k_from_ratio,
         topk_mil_pooling,
         topk_mil_pooling_with_indices,
+        video_class_probabilities,
     )
-    from .proposals import ProposalBatch, ProposalGenerator, VideoProposals
-    from .recipes import UMConfig, evaluate_checkpoint, train_um
-    from .segments import find_runs, upsample_linear
-    from .uncertainty import (
-        FeatureMagnitudeUncertainty,
+    from .proposals import (
+        ProposalBatch,
+        ProposalGenerator,
+        VideoProposals,
+    )
+    from .recipes import (
+        RecipeConfig,
+        UMConfig,
+        available_methods,
+        evaluate_checkpoint,
+        get_method,
+        register_method,
+        train,
+    )
+    from .segments import (
+        find_runs,
+        upsample_linear,
+    )
+    from .snippets import (
         PseudoSegments,
         PseudoSegmentSelector,
+        SelectedSegments,
+        gather_segments,
+        hard_segment_bands,
+        mean_at,
+        select_hard_segments,
+        select_pseudo_segments,
+    )
+    from .uncertainty import (
+        FeatureMagnitudeUncertainty,
         feature_magnitude,
+        fused_action_probability,
         magnitude_action_probability,
         minmax_action_probability,
-        select_pseudo_segments,
     )

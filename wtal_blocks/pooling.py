@@ -1,4 +1,4 @@
-"""Top-k multiple-instance-learning (MIL) pooling — paper Eq. 1.
+"""Top-k multiple-instance-learning (MIL) pooling — UM paper Eq. 1 — and Eq. 2's softmax.
 
 For every video ``n`` and class ``c`` the video-level raw score is the mean of the ``k``
 largest segment scores along time::
@@ -31,6 +31,7 @@ __all__ = [
     "masked_topk",
     "topk_mil_pooling",
     "topk_mil_pooling_with_indices",
+    "video_class_probabilities",
 ]
 
 
@@ -346,3 +347,17 @@ class TopKMILPooling(nn.Module):
 
     def extra_repr(self) -> str:
         return f"k={self.k}" if self.k is not None else f"ratio={self.ratio}"
+
+
+def video_class_probabilities(video_scores: Tensor) -> Tensor:
+    """Eq. 2: the video-level class probabilities ``p_c(v) = softmax_c(a_c(v))``.
+
+    Args:
+        video_scores: ``(B, C)`` pooled class scores ``a_c(v)`` (:func:`topk_mil_pooling` of
+            the CAS logits; with a background class, ``C + 1`` columns as in BaS-Net).
+
+    Returns:
+        ``(B, C)`` probabilities; each row sums to 1.
+    """
+    check_rank("video_scores", video_scores, 2, "(B, C)")
+    return torch.softmax(video_scores, dim=1)

@@ -26,7 +26,9 @@ __all__ = [
     "pad_collate",
 ]
 
-Sampling = Literal["random", "uniform"]
+Sampling = Literal["random", "uniform", "stretch"]
+"""Segment sampling: ``random`` perturbation (training), ``uniform`` (test; all ``L`` segments
+when ``L <= T``) or ``stretch`` (test; always ``T`` segments, as BaS-Net)."""
 
 
 class DataError(ValueError):
@@ -159,8 +161,8 @@ class FeatureDataset(Dataset[VideoSample]):
     def __init__(self, num_segments: int, sampling: Sampling, seed: int) -> None:
         if num_segments < 1:
             raise ValueError(f"num_segments must be >= 1, got {num_segments}")
-        if sampling not in ("random", "uniform"):
-            raise ValueError(f"sampling must be 'random' or 'uniform', got {sampling!r}")
+        if sampling not in ("random", "uniform", "stretch"):
+            raise ValueError(f"sampling must be 'random', 'uniform' or 'stretch', got {sampling!r}")
         self.num_segments = num_segments
         self.sampling: Sampling = sampling
         self.seed = seed
@@ -193,8 +195,8 @@ class FeatureDataset(Dataset[VideoSample]):
 
     def sample_indices(self, index: int, epoch: int | None = None) -> np.ndarray:
         length = int(self.lengths[index])
-        if self.sampling == "uniform":
-            return uniform_sampling(length, self.num_segments)
+        if self.sampling != "random":
+            return uniform_sampling(length, self.num_segments, stretch=self.sampling == "stretch")
         rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, index])
         return random_perturb(length, self.num_segments, rng)
 

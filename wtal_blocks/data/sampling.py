@@ -1,8 +1,10 @@
-"""Segment sampling of the official code (official-behaviour.md, "Data").
+"""Segment sampling of the official codes (docs/official-code.md, "Data").
 
 * ``random_perturb`` (training): one random segment from each of ``T`` equal slices of the
   video, so that every epoch sees a different but evenly spread subset (STPN's sampling).
-* ``uniform_sampling`` (test): ``floor(arange(T) * L / T)``, or every segment when ``L <= T``.
+* ``uniform_sampling`` (test): ``floor(arange(T) * L / T)``, or every segment when ``L <= T``
+  (UM, CoLA); with ``stretch=True`` always ``T`` segments, short videos stretched by
+  repetition (BaS-Net).
 """
 
 from __future__ import annotations
@@ -33,10 +35,20 @@ def random_perturb(length: int, num_segments: int, rng: np.random.Generator) -> 
     return np.where(upper > base, draw, base)
 
 
-def uniform_sampling(length: int, num_segments: int) -> np.ndarray:
-    """Official test sampling: all ``L`` segments if ``L <= T``, else ``floor(arange(T) * L / T)``."""
+def uniform_sampling(length: int, num_segments: int, *, stretch: bool = False) -> np.ndarray:
+    """Official test sampling: ``floor(arange(T) * L / T)``, or all ``L`` segments if ``L <= T``.
+
+    Args:
+        length: ``L``, the video's number of feature segments.
+        num_segments: ``T``.
+        stretch: always ``T`` indices, also for ``L < T`` (index ``i`` maps to
+            ``floor(i * L / T)``, repeating segments), as BaS-Net's test does.
+
+    Returns:
+        ``(min(L, T),)`` int64 indices (``(T,)`` with ``stretch``), non-decreasing.
+    """
     if length < 1 or num_segments < 1:
         raise ValueError(f"length and num_segments must be >= 1, got {length}, {num_segments}")
-    if length <= num_segments:
+    if length == num_segments or (length < num_segments and not stretch):
         return np.arange(length, dtype=np.int64)
     return np.floor(np.arange(num_segments) * length / num_segments).astype(np.int64)

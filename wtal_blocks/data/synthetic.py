@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .base import FeatureDataset
+from .base import FeatureDataset, Sampling
 from .thumos14 import THUMOS14_CLASSES
 
 __all__ = ["PRESETS", "SegmentKind", "SyntheticSpec", "SyntheticWTAL", "write_official_layout"]
@@ -284,7 +284,7 @@ class SyntheticWTAL(FeatureDataset):
         *,
         preset: str | SyntheticSpec = "demo",
         num_segments: int = 750,
-        sampling: Literal["random", "uniform"] | None = None,
+        sampling: Sampling | None = None,
         seed: int = 0,
         data_seed: int = 0,
         modal: Literal["all", "rgb", "flow"] = "all",

@@ -18,7 +18,7 @@ from .classification import (
     ClassificationMetrics,
     classification_average_precision,
     classification_map,
-    um_classification_accuracy,
+    video_label_accuracy,
 )
 from .curves import PrecisionRecall, precision_recall, precision_recall_thumos14
 from .detection import (
@@ -73,7 +73,7 @@ __all__ = [
     "precision_recall",
     "precision_recall_thumos14",
     "segment_tiou",
-    "um_classification_accuracy",
+    "video_label_accuracy",
     "write_activitynet_ground_truth",
     "write_activitynet_results",
 ]

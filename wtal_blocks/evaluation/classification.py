@@ -6,8 +6,8 @@
   the THUMOS'14 classification kit and of ``sklearn.metrics.average_precision_score``. Videos
   with tied scores enter together, so the result does not depend on the input order.
   Classification mAP is the mean over the classes that have at least one positive video.
-* **UM accuracy** (the official Uncertainty Modeling code's "test accuracy"): the fraction of
-  videos whose thresholded prediction ``score >= threshold`` (0.2) equals the multi-hot label on
+* **Video label accuracy** (the "test accuracy" of the official UM, BaS-Net and CoLA codes):
+  the fraction of videos whose thresholded prediction ``score >= threshold`` (0.2) equals the multi-hot label on
   *every* class.
 """
 
@@ -25,7 +25,7 @@ __all__ = [
     "ClassificationMetrics",
     "classification_average_precision",
     "classification_map",
-    "um_classification_accuracy",
+    "video_label_accuracy",
 ]
 
 
@@ -104,13 +104,17 @@ def classification_map(scores: Any, labels: Any) -> float:
     return float(np.nanmean(ap))
 
 
-def um_classification_accuracy(scores: Any, labels: Any, threshold: float = 0.2) -> float:
+def video_label_accuracy(scores: Any, labels: Any, threshold: float = 0.2) -> float:
     """Fraction of videos with every class right after thresholding at ``score >= threshold``.
 
+    The "test accuracy" of the official UM, BaS-Net and CoLA codes: a video counts as correct
+    when its thresholded video probabilities equal its multi-hot labels on every class.
+
     Args:
-        scores: ``(V, C)`` video-level scores (the UM code uses the softmax action scores).
+        scores: ``(V, C)`` video-level probabilities (UM, CoLA: the softmax action
+            probabilities; BaS-Net: the suppression branch's, without the background class).
         labels: ``(V, C)`` multi-hot ground truth.
-        threshold: the class threshold (0.2 in the official code).
+        threshold: the class threshold (0.2 for UM and CoLA, 0.25 for BaS-Net).
     """
     s, lab = _scores_labels(scores, labels)
     if s.shape[0] == 0:
@@ -150,7 +154,7 @@ class ClassificationMetrics:
         return {
             "mAP": classification_map(s, lab),
             "ap": ap,
-            "accuracy": um_classification_accuracy(s, lab, self.threshold),
+            "accuracy": video_label_accuracy(s, lab, self.threshold),
         }
 
     def reset(self) -> None:

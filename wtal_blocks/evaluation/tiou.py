@@ -8,6 +8,7 @@ nearest to 0.1, 0.2, ..., 0.7 (no ``0.30000000000000004`` from accumulated float
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
@@ -16,7 +17,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from .errors import EvaluationInputError
 
-__all__ = ["format_tiou_thresholds", "paired_tiou", "parse_tiou_thresholds", "segment_tiou"]
+__all__ = [
+    "MAX_TIOU_THRESHOLDS",
+    "format_tiou_thresholds",
+    "paired_tiou",
+    "parse_tiou_thresholds",
+    "segment_tiou",
+]
+
+MAX_TIOU_THRESHOLDS = 1000
+"""The longest threshold list accepted: each threshold costs a pass of matching and a column of
+results, so a typo like ``0:1:1e-9`` is refused instead of growing without bound."""
 
 
 def _decimal(text: str, spec: str) -> Decimal:
@@ -33,6 +44,14 @@ def _decimal(text: str, spec: str) -> Decimal:
     return value
 
 
+def _check_count(count: int, spec: str) -> None:
+    if count > MAX_TIOU_THRESHOLDS:
+        raise EvaluationInputError(
+            f"tIoU thresholds {spec}: more than {MAX_TIOU_THRESHOLDS} values (the limit)",
+            field="tiou",
+        )
+
+
 def parse_tiou_thresholds(spec: str | float | Iterable[float]) -> NDArray[np.float64]:
     """Parse tIoU thresholds into a sorted-as-given float64 array ``(T,)``.
 
@@ -45,8 +64,9 @@ def parse_tiou_thresholds(spec: str | float | Iterable[float]) -> NDArray[np.flo
         ``(T,)`` float64, each value the double nearest to the exact decimal.
 
     Raises:
-        EvaluationInputError: malformed text, ``STEP <= 0``, ``LO > HI``, an empty list, a
-            repeated value, or a value outside ``[0, 1]``.
+        EvaluationInputError: malformed text, ``STEP <= 0``, ``LO > HI``, an empty value
+            (``""``, ``"0.3,,0.5"``), more than :data:`MAX_TIOU_THRESHOLDS` values, a repeated
+            value, or a value outside ``[0, 1]``.
     """
     if isinstance(spec, str):
         text = spec.strip()
@@ -66,19 +86,26 @@ def parse_tiou_thresholds(spec: str | float | Iterable[float]) -> NDArray[np.flo
                 raise EvaluationInputError(
                     f"tIoU thresholds {spec!r}: LO {lo} is above HI {hi}", field="tiou"
                 )
-            count = int((hi - lo) / step) + 1
+            span = (hi - lo) / step  # exact decimal; compared before anything is materialised
+            if span >= MAX_TIOU_THRESHOLDS:
+                _check_count(MAX_TIOU_THRESHOLDS + 1, repr(spec))
+            count = int(span) + 1
             values = [float(lo + k * step) for k in range(count)]
         else:
-            pieces = [p for p in text.split(",") if p.strip()]
-            if not pieces:
+            pieces = text.split(",")
+            if not text or any(not p.strip() for p in pieces):
                 raise EvaluationInputError(
-                    f"tIoU thresholds {spec!r}: no value given", field="tiou"
+                    f"tIoU thresholds {spec!r}: an empty value (expected LO:HI:STEP or a comma "
+                    "list such as 0.3,0.5)",
+                    field="tiou",
                 )
+            _check_count(len(pieces), repr(spec))
             values = [float(_decimal(p, spec)) for p in pieces]
     elif isinstance(spec, (int, float)):
         values = [float(spec)]
     else:
-        values = [float(v) for v in spec]
+        values = [float(v) for v in itertools.islice(spec, MAX_TIOU_THRESHOLDS + 1)]
+        _check_count(len(values), "(the given list)")
     out = np.asarray(values, dtype=np.float64)
     if out.size == 0:
         raise EvaluationInputError("tIoU thresholds: no value given", field="tiou")

@@ -1,13 +1,33 @@
-"""The UM reference recipe: configuration, training, evaluation, multi-seed runs, CLI."""
+"""The recipe: configurations, training, evaluation, multi-seed runs and ablations of every
+registered method (UM, BaS-Net, CoLA), written once against :class:`~.methods.Method`.
 
-from .config import UMConfig
-from .engine import EvalReport, TrainResult, evaluate_checkpoint, evaluate_model, train_um
+* :mod:`.config`: :class:`RecipeConfig`, the settings every method shares.
+* :mod:`.methods`: the method registry, and each method's configuration and builders.
+* :mod:`.build`, :mod:`.batches`, :mod:`.distributed`: datasets and device, batch order,
+  data parallelism.
+* :mod:`.train`, :mod:`.evaluate`, :mod:`.rundir`: the loop, the test, the output folder.
+* :mod:`.seeds`, :mod:`.demo`, :mod:`.inspect`: mean ± std over seeds and ablations, the
+  demo, and what the plots show.
+"""
+
+from .config import RecipeConfig, config_from_dict
+from .evaluate import EvalReport, evaluate_checkpoint, evaluate_model
+from .methods import Method, available_methods, get_method, method_of, register_method
+from .methods.um import UMConfig
+from .train import TrainResult, train
 
 __all__ = [
     "EvalReport",
+    "Method",
+    "RecipeConfig",
     "TrainResult",
     "UMConfig",
+    "available_methods",
+    "config_from_dict",
     "evaluate_checkpoint",
     "evaluate_model",
-    "train_um",
+    "get_method",
+    "method_of",
+    "register_method",
+    "train",
 ]

@@ -1,14 +1,20 @@
-"""The UM recipe's configuration: one frozen dataclass, saved next to every checkpoint."""
+"""The settings every recipe run shares, as one frozen dataclass; each method extends it.
+
+A method's configuration (:class:`~wtal_blocks.recipes.methods.um.UMConfig` …) is a subclass
+of :class:`RecipeConfig` that adds the method's hyper-parameters and sets the official
+defaults. It is printed at the start of a run and saved next to every checkpoint.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-__all__ = ["DatasetName", "UMConfig"]
+__all__ = ["DatasetName", "RecipeConfig", "config_from_dict"]
 
 DatasetName = Literal["thumos14", "anet12", "anet13", "synthetic"]
 
@@ -20,121 +26,162 @@ _DEFAULT_TIOU = {
     "anet13": "0.5:0.95:0.05",
 }
 
+C = TypeVar("C", bound="RecipeConfig")
+
 
 @dataclass(frozen=True)
-class UMConfig:
-    """Every setting of a UM run. Defaults are the official hyper-parameters.
+class RecipeConfig:
+    """Settings shared by every method: data, optimisation, evaluation, outputs.
 
-    Optimiser: Adam (lr 1e-4, betas (0.9, 0.999), weight decay 5e-4), batch 16, 10k
-    iterations. Loss: ``L_cls + α L_um + β L_be`` with α = 5e-4, β = 1, m = 100. Selection
-    ratios action_ratio = 9, background_ratio = 4. ``alpha = beta = 0`` is the paper's baseline (with fused
-    scoring unless ``scoring="softmax"``).
+    Optimiser: Adam (``lr``, betas (0.9, 0.999), L2 ``weight_decay``), ``batch_size`` videos
+    per iteration for ``iterations`` iterations. ``num_segments`` is ``T``, the number of
+    segments sampled per training video (default: 750 for THUMOS'14, 50 for ActivityNet).
     """
+
+    method: ClassVar[str] = ""
+    help: ClassVar[dict[str, str]] = {
+        "data_root": "data directory (official layout for thumos14: gt.json, split_*.txt, features/)",
+        "dataset": "dataset kind",
+        "modal": "feature stream(s): rgb, flow or all (concatenated)",
+        "num_segments": "T, sampled segments per video (default: 750 THUMOS'14, 50 ActivityNet)",
+        "iterations": "training iterations",
+        "batch_size": "videos per iteration (global batch)",
+        "lr": "Adam learning rate",
+        "weight_decay": "Adam weight decay (L2 added to the gradient, as the official codes)",
+        "class_threshold": "video probability threshold of the classes to localise",
+        "seed": "random seed",
+        "eval_every": "evaluate the test set every K iterations (0: only the final model)",
+        "eval_batch_size": "videos per evaluation batch",
+        "tiou": "tIoU thresholds LO:HI:STEP (default 0.1:0.7:0.1 THUMOS'14, 0.5:0.95:0.05 ActivityNet)",
+        "num_workers": "data-loader worker processes",
+        "device": "auto, cpu, cuda, cuda:1 ...",
+        "output_dir": "where checkpoints, logs and metrics go",
+        "synthetic_size": "synthetic dataset preset: demo (small, fast) or thumos (THUMOS'14-sized)",
+    }
+    """Command-line help of each field (a method adds its own)."""
+    training_only: ClassVar[frozenset[str]] = frozenset(
+        {"iterations", "batch_size", "lr", "weight_decay", "eval_every", "output_dir", "seed",
+         "num_workers"}
+    )  # fmt: skip
+    """Fields that only matter for training (``evaluate`` takes no flag for them)."""
 
     data_root: str = ""
     dataset: DatasetName = "thumos14"
     modal: Literal["all", "rgb", "flow"] = "all"
-    num_segments: int | None = None  # None: 750 for THUMOS'14, 50 for ActivityNet
+    num_segments: int | None = None
     iterations: int = 10_000
     batch_size: int = 16
     lr: float = 1e-4
     weight_decay: float = 5e-4
-    alpha: float = 5e-4
-    beta: float = 1.0
-    margin: float = 100.0
-    action_ratio: float = 9.0
-    background_ratio: float = 4.0
-    dropout: float = 0.7
-    embed_dim: int = 2048
-    loss_form: Literal["official", "paper"] = "official"
-    background_score: Literal["official", "paper"] = "official"
-    scoring: Literal["fused", "softmax"] = "fused"
     class_threshold: float = 0.2
     seed: int = 0
     eval_every: int = 100
     eval_batch_size: int = 16
-    tiou: str | None = None  # None: 0.1:0.7:0.1 (THUMOS'14) or 0.5:0.95:0.05 (ActivityNet)
+    tiou: str | None = None
     num_workers: int = 2
     device: str = "auto"
     output_dir: str = "runs/um"
     synthetic_size: Literal["demo", "thumos"] = "thumos"
 
     def __post_init__(self) -> None:
-        if (
-            self.iterations < 1
-            or self.batch_size < 1
-            or self.eval_every < 0
-            or self.eval_batch_size < 1
-        ):
-            raise ValueError(
-                f"iterations, batch_size, eval_batch_size must be >= 1 and eval_every >= 0, got "
-                f"{self.iterations}, {self.batch_size}, {self.eval_batch_size}, {self.eval_every}"
-            )
-        if (
-            self.lr <= 0
-            or self.weight_decay < 0
-            or self.alpha < 0
-            or self.beta < 0
-            or self.margin <= 0
-        ):
-            raise ValueError("lr and margin must be > 0; weight_decay, alpha, beta must be >= 0")
-        if self.action_ratio < 1 or self.background_ratio < 1:
-            raise ValueError(
-                f"action_ratio and background_ratio must be >= 1, got {self.action_ratio}, {self.background_ratio}"
-            )
-        if self.num_segments is not None and self.num_segments < 1:
-            raise ValueError(f"num_segments must be >= 1, got {self.num_segments}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        self._check_numbers()
         if self.tiou is not None:
             from ..evaluation import parse_tiou_thresholds  # numpy only
 
-            parse_tiou_thresholds(self.tiou)  # a malformed value fails now, not after training
+            # a malformed or oversized list fails now, not after training
+            parse_tiou_thresholds(self.tiou)
+
+    def _check_numbers(self) -> None:
+        """Every numeric field is a finite number in its range (one line names the field)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
+        positive_int = ("iterations", "batch_size", "eval_batch_size")
+        for name in positive_int:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("eval_every", "num_workers", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.class_threshold <= 1:
+            raise ValueError(f"class_threshold must be in [0, 1], got {self.class_threshold}")
+        if self.num_segments is not None and self.num_segments < 1:
+            raise ValueError(f"num_segments must be >= 1, got {self.num_segments}")
 
     @property
     def segments(self) -> int:
         """``T``, the number of sampled segments."""
-        return (
-            self.num_segments if self.num_segments is not None else _DEFAULT_SEGMENTS[self.dataset]
-        )
+        if self.num_segments is not None:
+            return self.num_segments
+        return _DEFAULT_SEGMENTS[self.dataset]
 
     @property
     def tiou_thresholds(self) -> str:
         """The tIoU thresholds as ``LO:HI:STEP`` (the dataset's default when ``tiou`` is None)."""
         return self.tiou if self.tiou is not None else _DEFAULT_TIOU[self.dataset]
 
-    def replace(self, **changes: Any) -> UMConfig:
+    def replace(self: C, **changes: Any) -> C:
         """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """All fields as a JSON-ready dict."""
-        return dataclasses.asdict(self)
+        """All fields as a JSON-ready dict, with the method's name under ``"method"``."""
+        return {"method": self.method, **dataclasses.asdict(self)}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> UMConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+    def from_dict(cls: type[C], values: dict[str, Any]) -> C:
+        """Inverse of :meth:`to_dict`; unknown keys and another method's settings are errors."""
+        values = dict(values)
+        method = values.pop("method", cls.method)
+        if method != cls.method:
+            raise ValueError(f"the settings are those of method {method!r}, not {cls.method!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown configuration keys {unknown}")
+            raise ValueError(f"unknown configuration keys {unknown} for method {cls.method!r}")
         return cls(**values)
+
+    @classmethod
+    def load(cls: type[C], path: str | Path) -> C:
+        """Read a configuration written by :meth:`save`.
+
+        Raises:
+            ValueError: an unreadable file, or the settings of another method.
+        """
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable configuration ({exc})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: a configuration is a JSON object")
+        return cls.from_dict(values)
 
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` atomically."""
-        from .checkpoint import atomic_write_text
+        from .rundir import atomic_write_text
 
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> UMConfig:
-        """Read a configuration written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        atomic_write_text(Path(path), text)
 
     def __str__(self) -> str:
         rows = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
         rows += [("(T)", self.segments), ("(tIoU)", self.tiou_thresholds)]
         width = max(len(k) for k, _ in rows)
-        lines = ["UMConfig", "-" * (width + 24)]
+        name = type(self).__name__
+        lines = [name, "-" * (width + 24)]
         lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
         return "\n".join(lines)
+
+
+def config_from_dict(values: dict[str, Any]) -> RecipeConfig:
+    """The configuration of whichever method ``values["method"]`` names (``"um"`` if absent)."""
+    from .methods import get_method
+
+    return get_method(str(values.get("method", "um"))).config_type.from_dict(values)

@@ -1,4 +1,5 @@
-"""``wtal-um demo``: UM trained and evaluated on the built-in synthetic data in about a CPU minute.
+"""``wtal demo``: a method (UM by default) trained and evaluated on the built-in synthetic data
+in about a CPU minute.
 
 The demo runs the full reference recipe (training with ``L_cls + α L_um + β L_be``, the
 official test pipeline, the ActivityNet-protocol mAP at tIoU 0.1:0.1:0.7) on
@@ -13,8 +14,10 @@ import time
 from pathlib import Path
 
 from ..data.synthetic import PRESETS
-from .config import UMConfig
-from .engine import Log, TrainResult, train_um
+from .config import RecipeConfig
+from .methods import get_method
+from .rundir import Log
+from .train import TrainResult, train
 
 __all__ = ["DEMO_ITERATIONS", "demo_config", "run_demo"]
 
@@ -27,8 +30,12 @@ def demo_config(
     seed: int = 0,
     iterations: int | None = None,
     device: str = "auto",
-) -> UMConfig:
-    """The demo's :class:`UMConfig`: the official recipe on small data, stopped early.
+    *,
+    method: str = "um",
+) -> RecipeConfig:
+    """The demo's configuration: a method's official recipe on small data, stopped early.
+
+    For UM (the default ``method``; the others change the same settings):
 
     Kept from the official recipe: the network (embedded size D = 2048), α = 5e-4, β = 1,
     m = 100, action_ratio = 9, background_ratio = 4, dropout 0.7, Adam (lr 1e-4, betas 0.9/0.999, weight
@@ -52,7 +59,7 @@ def demo_config(
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` ….
     """
     iters = DEMO_ITERATIONS if iterations is None else iterations
-    return UMConfig(
+    return get_method(method).config_type(
         dataset="synthetic",
         synthetic_size="demo",
         modal="all",
@@ -68,13 +75,14 @@ def demo_config(
 def run_demo(
     output_dir: str | os.PathLike[str] = "runs/demo",
     *,
+    method: str = "um",
     seed: int = 0,
     iterations: int | None = None,
     device: str = "auto",
     log: Log = print,
     progress: bool = True,
 ) -> TrainResult:
-    """Train and evaluate UM on the synthetic demo data; print the mAP table and the time.
+    """Train and evaluate a method on the synthetic demo data; print the mAP table and the time.
 
     Args:
         output_dir: where checkpoints, logs and metrics go (replaced if it holds a run).
@@ -85,10 +93,10 @@ def run_demo(
     Returns:
         The :class:`TrainResult` of the run (``final`` is the number to report).
     """
-    config = demo_config(output_dir, seed=seed, iterations=iterations, device=device)
+    config = demo_config(output_dir, seed=seed, iterations=iterations, device=device, method=method)
     spec = PRESETS[config.synthetic_size]
     log(
-        "wtal-um demo: UM (AAAI 2021) trained and evaluated on the built-in synthetic THUMOS'14-like\n"
+        f"wtal demo: {get_method(method).title}\ntrained and evaluated on the built-in synthetic THUMOS'14-like\n"
         f"dataset (20 classes, {spec.num_train} training / {spec.num_test} test videos, "
         f"{spec.rgb_dim}-d RGB + {spec.flow_dim}-d flow, generated on the fly).\n"
         f"{config.iterations} iterations of batch {config.batch_size}, then the official test pipeline "
@@ -96,7 +104,7 @@ def run_demo(
         "The data is synthetic: the numbers show the recipe working end to end, not THUMOS'14 results.\n"
     )
     start = time.perf_counter()
-    result = train_um(config, overwrite=True, log=log, progress=progress)
+    result = train(config, overwrite=True, log=log, progress=progress)
     elapsed = time.perf_counter() - start
     out = Path(config.output_dir)
     log(

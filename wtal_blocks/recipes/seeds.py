@@ -9,17 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write_text
-from .config import UMConfig
-from .engine import (
-    EvalReport,
-    Log,
-    TrainResult,
-    build_dataset,
-    evaluate_model,
-    resolve_device,
-    train_um,
-)
+from .build import resolve_device
+from .config import RecipeConfig
+from .evaluate import EvalReport, evaluate_model, model_and_test_set
+from .methods import method_of
+from .rundir import Log, atomic_write_text
+from .train import TrainResult, train
 
 __all__ = ["SeedSummary", "run_ablation", "run_seeds", "summarize"]
 
@@ -86,7 +81,7 @@ def summarize(seeds: Sequence[int], reports: Sequence[EvalReport]) -> SeedSummar
 
 
 def run_seeds(
-    config: UMConfig,
+    config: RecipeConfig,
     seeds: Sequence[int],
     *,
     resume: bool = False,
@@ -96,7 +91,7 @@ def run_seeds(
 ) -> SeedSummary:
     """Train once per seed (``OUT/seed_S``) and summarise the final models as mean ± std.
 
-    Writes ``OUT/seeds_summary.json``. The per-seed runs are complete runs of :func:`train_um`.
+    Writes ``OUT/seeds_summary.json``. The per-seed runs are complete runs of :func:`train`.
     """
     if not seeds:
         raise ValueError("seeds must not be empty")
@@ -108,9 +103,7 @@ def run_seeds(
         # resuming a multi-seed run: seeds that had not started yet start now
         started = (Path(cfg.output_dir) / "checkpoint_last.pt").exists()
         results.append(
-            train_um(
-                cfg, resume=resume and started, overwrite=overwrite, log=log, progress=progress
-            )
+            train(cfg, resume=resume and started, overwrite=overwrite, log=log, progress=progress)
         )
     summary = summarize(seeds, [r.final for r in results])
     atomic_write_text(out / "seeds_summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
@@ -118,74 +111,67 @@ def run_seeds(
     return summary
 
 
-ABLATION_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("baseline, softmax scoring", "baseline", {"alpha": 0.0, "beta": 0.0, "scoring": "softmax"}),
-    ("baseline, fused scoring", "baseline", {"alpha": 0.0, "beta": 0.0, "scoring": "fused"}),
-    ("+ L_um", "um_loss", {"beta": 0.0, "scoring": "fused"}),
-    ("+ L_um + L_be (UM)", "um_full", {"scoring": "fused"}),
-)
-"""The rows of the paper's Table 3: (name, output folder, config changes). The α and β of
-the "+ L" rows are the config's (official 5e-4 and 1)."""
-
-
 def run_ablation(
-    config: UMConfig,
+    config: RecipeConfig,
     seeds: Sequence[int],
     *,
     overwrite: bool = False,
     log: Log = print,
     progress: bool = True,
 ) -> dict[str, SeedSummary]:
-    """Table 3 on ``config``'s data: every row over ``seeds``, final models, mean ± std.
+    """The method's ablation table on ``config``'s data: every row over ``seeds``, final
+    models, mean ± std.
 
-    The two baseline rows share their training (α = β = 0); only the test-time scoring
-    differs, so the softmax row re-scores the fused row's final models.
+    The rows are the method's :attr:`~.methods.Method.ablation`. Rows that share an output
+    folder share their training (they differ only in test-time settings): the folder's last
+    row is trained, and the others re-score its final models.
     """
+    method = method_of(config)
+    rows = list(method.ablation)
+    if not rows:
+        raise ValueError(f"method {method.name!r} has no ablation table")
     out = Path(config.output_dir)
-    reports: dict[str, list[EvalReport]] = {name: [] for name, _, _ in ABLATION_ROWS}
+    reports: dict[str, list[EvalReport]] = {name: [] for name, _, _ in rows}
     device = resolve_device(config.device)
-    softmax_row, fused_row = ABLATION_ROWS[0][0], ABLATION_ROWS[1][0]
+    trained_by = {folder: name for name, folder, _ in rows}  # the last row of each folder
     for seed in seeds:
-        for name, folder, changes in ABLATION_ROWS[1:]:
+        for name, folder, changes in rows:
+            if trained_by[folder] != name:
+                continue
             cfg = config.replace(
                 seed=seed, output_dir=str(out / folder / f"seed_{seed}"), **changes
             )
             log(f"=== {name}, seed {seed} ===")
-            result = train_um(cfg, overwrite=overwrite, log=log, progress=progress)
+            result = train(cfg, overwrite=overwrite, log=log, progress=progress)
             reports[name].append(result.final)
-            if name == fused_row:  # same training, softmax scoring at test time
-                from ..models.um import load_official_checkpoint
+            for other, other_folder, other_changes in rows:
+                if other_folder != folder or other == name:
+                    continue
+                rescore = cfg.replace(**other_changes)
+                model, test_set = model_and_test_set(
+                    rescore, result.output_dir / "model_final.pkl", device
+                )
+                report, _ = evaluate_model(
+                    model, test_set, rescore, device, step=result.final.step, label="final"
+                )
+                reports[other].append(report)
+    summaries = {name: summarize(seeds, reports[name]) for name, _, _ in rows}
+    table = _ablation_table(summaries, seeds)
+    log(table)
+    payload = {k: v.to_dict() for k, v in summaries.items()}
+    atomic_write_text(out / "ablation.json", json.dumps(payload, indent=2) + "\n")
+    atomic_write_text(out / "ablation.txt", table + "\n")
+    return summaries
 
-                soft_cfg = cfg.replace(scoring="softmax")
-                model = load_official_checkpoint(
-                    result.output_dir / "model_final.pkl",
-                    map_location=device,
-                    action_ratio=cfg.action_ratio,
-                    background_ratio=cfg.background_ratio,
-                )
-                test_set = build_dataset(soft_cfg, train=False)
-                soft, _ = evaluate_model(
-                    model, test_set, soft_cfg, device, step=result.final.step, label="final"
-                )
-                reports[softmax_row].append(soft)
-    summaries = {name: summarize(seeds, reps) for name, reps in reports.items()}
-    lines = [
-        "Ablation (paper Table 3), final models, mAP % mean ± std over seeds " + str(list(seeds))
-    ]
-    thr = summaries[ABLATION_ROWS[0][0]].tiou_thresholds
+
+def _ablation_table(summaries: dict[str, SeedSummary], seeds: Sequence[int]) -> str:
+    lines = [f"Ablation, final models, mAP % mean ± std over seeds {list(seeds)}"]
+    thr = next(iter(summaries.values())).tiou_thresholds
     lines.append(f"  {'row':<28}" + "".join(f"{t:>13g}" for t in thr) + f"{'avg':>13}")
     for name, s in summaries.items():
         cells = "".join(
             f"  {100 * m:5.2f}±{100 * d:4.2f}" for m, d in zip(s.mAP_mean, s.mAP_std, strict=True)
         )
-        lines.append(
-            f"  {name:<28}{cells}  {100 * s.average_mAP_mean:5.2f}±{100 * s.average_mAP_std:4.2f}"
-        )
-    table = "\n".join(lines)
-    log(table)
-    atomic_write_text(
-        out / "ablation.json",
-        json.dumps({k: v.to_dict() for k, v in summaries.items()}, indent=2) + "\n",
-    )
-    atomic_write_text(out / "ablation.txt", table + "\n")
-    return summaries
+        avg = f"{100 * s.average_mAP_mean:5.2f}±{100 * s.average_mAP_std:4.2f}"
+        lines.append(f"  {name:<28}{cells}  {avg}")
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The UM inference pipeline (official-behaviour.md, Inference steps 1-10), batched.
+"""The UM inference pipeline (the official ``test()``, docs/official-code.md), batched.
 
 From a :class:`~wtal_blocks.models.UMOutput` of a batch of test videos to detections:
 
@@ -24,28 +24,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import torch
 from torch import Tensor
 
-from ._validation import check_finite, check_mask, check_rank, set_validation
-from .kernels.dispatch import Backend
-from .models.um import UMOutput
-from .nms import batched_temporal_nms
-from .proposals import (
+from .._validation import check_finite, set_validation
+from ..kernels.dispatch import Backend
+from ..models.um import UMOutput
+from ..nms import batched_temporal_nms
+from ..proposals import (
     UM_CAS_THRESHOLDS,
     UM_MAGNITUDE_THRESHOLDS,
     ProposalBatch,
     ProposalGenerator,
     VideoProposals,
 )
-from .uncertainty import minmax_action_probability
+from ..uncertainty import fused_action_probability, minmax_action_probability
+from .common import minmax_over_time, select_classes
 
-__all__ = [
-    "UMInferenceConfig",
-    "UMPostProcessor",
-    "minmax_over_time",
-    "select_classes",
-]
+__all__ = ["UMInferenceConfig", "UMPostProcessor"]
 
 Scoring = Literal["fused", "softmax"]
 
@@ -73,36 +68,6 @@ class UMInferenceConfig:
             raise ValueError(f"scoring must be 'fused' or 'softmax', got {self.scoring!r}")
         if not 0.0 <= self.nms_threshold <= 1.0:
             raise ValueError(f"nms_threshold must be in [0, 1], got {self.nms_threshold}")
-
-
-def minmax_over_time(x: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Official ``minmax_norm`` per video and class over time: ``(B, T, C) -> (B, T, C)``.
-
-    ``max = relu(max_t x)``, ``min = relu(min_t x)``, ``(x - min) / (max - min)`` with a
-    denominator ``<= 0`` replaced by 1, clipped to ``[0, 1]``. Padding (``mask == False``)
-    is ignored and set to 0.
-    """
-    check_rank("x", x, 3, "(B, T, C)")
-    check_mask(mask, x.shape[0], x.shape[1])
-    if mask is None:
-        hi, lo = x.max(dim=1, keepdim=True).values, x.min(dim=1, keepdim=True).values
-    else:
-        m = mask[:, :, None]
-        hi = x.masked_fill(~m, float("-inf")).max(dim=1, keepdim=True).values
-        lo = x.masked_fill(~m, float("inf")).min(dim=1, keepdim=True).values
-    hi, lo = torch.relu(hi), torch.relu(lo)
-    delta = hi - lo
-    delta = torch.where(delta <= 0, torch.ones_like(delta), delta)
-    out = ((x - lo) / delta).clamp(0.0, 1.0)
-    return out if mask is None else out.masked_fill(~mask[:, :, None], 0.0)
-
-
-def select_classes(video_probs: Tensor, threshold: float = 0.2) -> Tensor:
-    """Classes to localise: ``score >= threshold``, or the arg-max class if none is. ``(B, C) -> (B, C)`` bool."""
-    check_rank("video_probs", video_probs, 2, "(B, C)")
-    chosen = video_probs >= threshold
-    top = torch.zeros_like(chosen).scatter_(1, video_probs.argmax(dim=1, keepdim=True), True)
-    return torch.where(chosen.any(dim=1, keepdim=True), chosen, top)
 
 
 class UMPostProcessor:
@@ -146,7 +111,7 @@ class UMPostProcessor:
             u = u.masked_fill(~output.mask, 0.0)
         if self.config.scoring == "softmax":
             return minmax_over_time(output.segment_probs, output.mask), u
-        return minmax_over_time(output.segment_probs * u[:, :, None], output.mask), u
+        return minmax_over_time(fused_action_probability(output.segment_probs, u), output.mask), u
 
     def proposals(
         self,

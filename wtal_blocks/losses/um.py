@@ -20,57 +20,29 @@ Logarithms are clamped at -100, as ``torch.nn.BCELoss`` does, so every loss stay
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._validation import (
+from .._validation import (
     check_finite,
     check_probabilities,
     check_rank,
     shape_str,
     validation_enabled,
 )
+from .common import LossForm, _check_form, _clamped_log, check_nonempty_batch, normalize_labels
 
 __all__ = [
     "BackgroundEntropyLoss",
-    "LossForm",
     "UMObjective",
     "UncertaintyModelingLoss",
     "VideoClassificationLoss",
     "background_entropy_loss",
-    "normalize_labels",
+    "um_total_loss",
     "uncertainty_modeling_loss",
     "video_classification_loss",
 ]
-
-LossForm = Literal["official", "paper"]
-_FORMS = ("official", "paper")
-
-
-def _check_form(form: str) -> None:
-    if form not in _FORMS:
-        raise ValueError(f"form must be one of {_FORMS}, got {form!r}")
-
-
-def _clamped_log(p: Tensor) -> Tensor:
-    # clamping p first keeps the gradient finite (0) at p = 0, where log(p) = -inf
-    return torch.log(p.clamp(min=torch.finfo(p.dtype).tiny)).clamp(min=-100.0)
-
-
-def normalize_labels(labels: Tensor) -> Tensor:
-    """Per-video normalised labels ``y / Σ_c y`` (Wang et al. 2017), ``(B, C) -> (B, C)``."""
-    check_rank("labels", labels, 2, "(B, C)")
-    total = labels.sum(dim=1, keepdim=True)
-    if validation_enabled() and labels.numel() and bool((total <= 0).any()):
-        bad = torch.nonzero(total[:, 0] <= 0).flatten().tolist()
-        raise ValueError(
-            f"labels has videos with no positive class (batch indices {bad}); "
-            "weakly-supervised training needs at least one label per video"
-        )
-    return labels / total
 
 
 def video_classification_loss(
@@ -89,6 +61,7 @@ def video_classification_loss(
     """
     _check_form(form)
     check_rank("video_probs", video_probs, 2, "(B, C)")
+    check_nonempty_batch("video_probs", video_probs)
     if labels.shape != video_probs.shape:
         raise ValueError(
             f"labels must have the shape of video_probs {shape_str(video_probs)}, got {shape_str(labels)}"
@@ -131,6 +104,7 @@ def uncertainty_modeling_loss(
     """
     check_rank("action_features", action_features, 3, "(B, action_k, D)")
     check_rank("background_features", background_features, 3, "(B, background_k, D)")
+    check_nonempty_batch("action_features", action_features)
     if (
         action_features.shape[0] != background_features.shape[0]
         or action_features.shape[2] != background_features.shape[2]
@@ -179,6 +153,7 @@ def background_entropy_loss(background_probs: Tensor, form: LossForm = "official
     """
     _check_form(form)
     check_rank("background_probs", background_probs, 2, "(B, C)")
+    check_nonempty_batch("background_probs", background_probs)
     if background_probs.shape[1] < 2:
         raise ValueError(
             f"background_probs needs at least 2 classes, got shape {shape_str(background_probs)}"
@@ -272,8 +247,25 @@ class BackgroundEntropyLoss(nn.Module):
         return f"form={self.form!r}"
 
 
+def um_total_loss(
+    loss_cls: Tensor, loss_um: Tensor, loss_be: Tensor, alpha: float = 5e-4, beta: float = 1.0
+) -> Tensor:
+    """Eq. 5: the total UM objective ``L_total = L_cls + α L_um + β L_be``.
+
+    Args:
+        loss_cls: ``L_cls`` (Eq. 6, :func:`video_classification_loss`).
+        loss_um: ``L_um`` (Eq. 7, :func:`uncertainty_modeling_loss`).
+        loss_be: ``L_be`` (Eq. 8, :func:`background_entropy_loss`).
+        alpha, beta: the balancing weights (official: 5e-4 and 1; both 0: the baseline).
+
+    Returns:
+        Scalar loss.
+    """
+    return loss_cls + alpha * loss_um + beta * loss_be
+
+
 class UMObjective(nn.Module):
-    """Total UM objective (Eq. 5): ``L_cls + α L_um + β L_be``.
+    """Module form of the total UM objective (Eq. 5, :func:`um_total_loss`).
 
     Args:
         alpha: weight of ``L_um`` (5e-4).
@@ -316,7 +308,7 @@ class UMObjective(nn.Module):
         loss_cls = self.cls(video_probs, labels)
         loss_um = self.um(action_features, background_features, action_valid, background_valid)
         loss_be = self.be(background_probs)
-        total = loss_cls + self.alpha * loss_um + self.beta * loss_be
+        total = um_total_loss(loss_cls, loss_um, loss_be, self.alpha, self.beta)
         terms = {
             "loss_cls": loss_cls.detach(),
             "loss_um": loss_um.detach(),

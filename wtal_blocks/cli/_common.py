@@ -1,0 +1,106 @@
+"""What every command shares: one-line errors with exit status 2, and safe output paths."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+__all__ = ["CommandError", "check_output_file", "one_line", "run_command"]
+
+
+class CommandError(ValueError):
+    """A bad command line: printed as one line, exit status 2."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line.
+
+    An error raised in a data-loader worker process arrives wrapped in a message that holds
+    the worker's whole traceback; its last line is the original message.
+    """
+    text = str(exc).strip()
+    if "DataLoader worker process" in text and "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1].strip()
+        head, sep, rest = last.partition(": ")
+        text = rest if sep and "." in head and " " not in head else last
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines) if lines else type(exc).__name__
+
+
+def run_command(prog: str, body: Callable[[], int]) -> int:
+    """Run ``body``; a bad input prints ``PROG: error: MESSAGE`` on one line and returns 2."""
+    from ..data.base import DataError
+    from ..evaluation.errors import EvaluationInputError
+    from ..models.checkpoint import CheckpointError
+    from ..recipes.rundir import RunRefused
+
+    try:
+        return body()
+    except (
+        CommandError,
+        DataError,
+        EvaluationInputError,
+        CheckpointError,
+        RunRefused,
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        PermissionError,
+        ValueError,
+    ) as exc:
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except FloatingPointError as exc:  # training diverged
+        print(f"{prog}: error: {one_line(exc)}; try a lower --lr", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:  # e.g. an error raised in a data-loader worker
+        if "DataLoader worker process" in str(exc):
+            print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_file(
+    output: str | os.PathLike[str],
+    flag: str,
+    *,
+    inputs: Mapping[str, str | os.PathLike[str] | None],
+) -> Path:
+    """Refuse an output path that is one of the inputs or cannot be written, before any work.
+
+    Raises:
+        CommandError: the output is an input, a folder, under a file, or in a folder that is
+            not writable.
+    """
+    out = Path(output)
+    for name, value in inputs.items():
+        if value is None:
+            continue
+        src = Path(value)
+        if out.resolve() == src.resolve() or _same_file(out, src):
+            raise CommandError(
+                f"{flag} {out} is the same file as {name}; it would overwrite an input"
+            )
+    if out.is_dir():
+        raise CommandError(f"{flag} {out} is a folder; give a file path")
+    parent = out.parent if str(out.parent) else Path(".")
+    probe = parent
+    while not probe.exists():  # the first existing ancestor must be a writable folder
+        probe = probe.parent
+    if not probe.is_dir():
+        raise CommandError(f"{flag} {out}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK):
+        raise CommandError(f"{flag} {out}: the folder {probe} is not writable")
+    return out
