@@ -1,4 +1,4 @@
-"""Proposal metrics and segment utilities: plain-loop references, hand-checked cases, errors, real GT.
+"""Proposal metrics and segment utilities: plain-loop reference, hand cases, errors, real GT.
 
 Covers :mod:`wtal_blocks.evaluation.segment_ops` (strict tIoU, IoP, ground-truth deduplication)
 and :mod:`wtal_blocks.evaluation.proposal_metrics` (ActivityNet AR@AN, top-k× recall).
@@ -105,7 +105,7 @@ def test_strict_tiou_accepts_tensors() -> None:
 _BAD_SEGMENTS = [
     ([0.0, 1.0, 2.0, 3.0], "2-D .* flat list is not reshaped"),
     ([0.0, 1.0], "2-D .* flat list is not reshaped"),
-    ([], "2-D"),
+    ([], "is empty"),
     (np.zeros((0, 2)), "is empty"),
     (np.zeros((1, 2, 2)), "2-D"),
     ([[0.0, 1.0, 2.0]], "2 columns"),
@@ -222,7 +222,7 @@ def test_dedup_hand_cases() -> None:
     assert z.tolist() == [False, False, False, False, True, False, False]  # OpenTAD: length <= 0
     z, d = find_duplicate_instances(seg, labels, videos, convention="actionformer")
     assert z.tolist() == [False, False, False, False, True, True, False]  # ActionFormer: < 1e-3
-    # with zero-length kept, the two short ones are within tol of each other: the later is a duplicate
+    # zero-length kept: the two short ones are within tol of each other, the later is a duplicate
     z, d = find_duplicate_instances(seg, labels, videos, drop_zero_length=False)
     assert not z.any() and d.tolist() == [False, True, False, False, False, True, False]
     z, d = find_duplicate_instances(seg, labels, videos, tol=0.0)  # exact equality only

@@ -254,9 +254,8 @@ class AverageRecallCurve:
 
     def format_table(self) -> str:
         """AUC and AR at 1, 5, 10, 100 proposals per video (those on the curve's grid)."""
-        lines = [
-            f"  AUC (AR vs AN, up to {self.max_avg_nr_proposals:g} proposals/video): {self.auc:.2f} %"
-        ]
+        cap = f"{self.max_avg_nr_proposals:g}"
+        lines = [f"  AUC (AR vs AN, up to {cap} proposals/video): {self.auc:.2f} %"]
         for k in (1, 5, 10, 100):
             try:
                 lines.append(f"  AR@{k:<4d} {100 * self.ar_at(k):6.2f} %")

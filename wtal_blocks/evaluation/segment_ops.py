@@ -43,6 +43,10 @@ def _strict_segments(name: str, x: Any) -> NDArray[np.float64]:
         raise EvaluationInputError(
             f"{name} must be a numeric (N, 2) array of [start, end] rows: {exc}", field=name
         ) from None
+    if arr.ndim == 1 and arr.size == 0:
+        raise EvaluationInputError(
+            f"{name} is empty: shape {arr.shape}, need at least one [start, end] row", field=name
+        )
     if arr.ndim != 2:
         hint = (
             " (a flat list is not reshaped; write one segment as [[start, end]])"
@@ -58,7 +62,7 @@ def _strict_segments(name: str, x: Any) -> NDArray[np.float64]:
         )
     if arr.shape[0] == 0:
         raise EvaluationInputError(
-            f"{name} is empty: shape {arr.shape}, need at least one segment", field=name
+            f"{name} is empty: shape {arr.shape}, need at least one [start, end] row", field=name
         )
     finite = np.isfinite(arr).all(axis=1)
     if not finite.all():
@@ -109,8 +113,9 @@ def segment_tiou(segments_a: ArrayLike, segments_b: ArrayLike) -> NDArray[np.flo
     Raises:
         EvaluationInputError: one line naming the argument and the problem, for input that is
             not 2-D (including a flat list or a single ``[start, end]`` pair), has a second
-            dimension other than 2, has zero rows, is not numeric, holds NaN/inf, or has a row
-            with ``end < start`` (the index of the first bad row is named).
+            dimension other than 2, has zero rows (``[]`` or shape ``(0, 2)``), is not
+            numeric, holds NaN/inf, or has a row with ``end < start`` (the index of the first
+            bad row is named).
     """
     a = _strict_segments("segments_a", segments_a)
     b = _strict_segments("segments_b", segments_b)
@@ -192,7 +197,8 @@ class DeduplicationReport:
     def __str__(self) -> str:
         return (
             f"{self.n_input} instances: dropped {self.n_zero_length} zero-length and "
-            f"{self.n_duplicates} duplicate(s), kept {self.n_kept} ({self.convention}, tol={self.tol:g})"
+            f"{self.n_duplicates} duplicate(s), kept {self.n_kept} "
+            f"({self.convention}, tol={self.tol:g})"
         )
 
 
