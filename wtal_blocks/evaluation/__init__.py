@@ -9,6 +9,9 @@
 * :mod:`.classification`: video-level classification mAP and the UM accuracy.
 * :mod:`.io`: ActivityNet JSON and THUMOS'14 text readers/writers.
 * :mod:`.tiou`: the segment tIoU and the threshold lists.
+* :mod:`.proposal_metrics`: ActivityNet AR@AN (and its AUC), top-k× recall.
+* :mod:`.segment_ops`: intersection over the candidate's length (IoP), ground-truth
+  deduplication (ActionFormer/OpenTAD).
 """
 
 from __future__ import annotations
@@ -38,7 +41,22 @@ from .io import (
     write_activitynet_results,
 )
 from .metric import DetectionMAP
+from .proposal_metrics import (
+    PROPOSAL_TIOU_THRESHOLDS,
+    AverageRecallCurve,
+    TopKxRecallResult,
+    average_recall_vs_avg_nr_proposals,
+    evaluate_proposals,
+    evaluate_topkx_recall,
+    topkx_recall,
+)
 from .result import DetectionResult
+from .segment_ops import (
+    DeduplicationReport,
+    deduplicate_ground_truth,
+    find_duplicate_instances,
+    segment_iop,
+)
 from .thumos14 import (
     THUMOS14_OFFICIAL_TIOU_THRESHOLDS,
     average_precision_thumos14,
@@ -48,9 +66,12 @@ from .tiou import parse_tiou_thresholds, segment_tiou
 
 __all__ = [
     "ACTIVITYNET_TIOU_THRESHOLDS",
+    "PROPOSAL_TIOU_THRESHOLDS",
     "THUMOS14_OFFICIAL_TIOU_THRESHOLDS",
     "THUMOS14_TIOU_THRESHOLDS",
+    "AverageRecallCurve",
     "ClassificationMetrics",
+    "DeduplicationReport",
     "DetectionMAP",
     "DetectionResult",
     "EvaluationInputError",
@@ -58,12 +79,18 @@ __all__ = [
     "PrecisionRecall",
     "Predictions",
     "Thumos14Annotations",
+    "TopKxRecallResult",
     "average_precision_detection",
     "average_precision_thumos14",
+    "average_recall_vs_avg_nr_proposals",
     "classification_average_precision",
     "classification_map",
+    "deduplicate_ground_truth",
     "evaluate_detection",
+    "evaluate_proposals",
     "evaluate_thumos14",
+    "evaluate_topkx_recall",
+    "find_duplicate_instances",
     "load_activitynet_ground_truth",
     "load_activitynet_results",
     "load_thumos14_annotations",
@@ -72,7 +99,9 @@ __all__ = [
     "parse_tiou_thresholds",
     "precision_recall",
     "precision_recall_thumos14",
+    "segment_iop",
     "segment_tiou",
+    "topkx_recall",
     "video_label_accuracy",
     "write_activitynet_ground_truth",
     "write_activitynet_results",
