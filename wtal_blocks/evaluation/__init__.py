@@ -41,11 +41,23 @@ from .thumos14 import (
     evaluate_thumos14,
 )
 from .tiou import parse_tiou_thresholds, segment_tiou
+from .wtalc import (
+    WTALC_TIOU_THRESHOLDS,
+    WtalcAnnotations,
+    WtalcEmptyClassWarning,
+    WtalcResult,
+    evaluate_wtalc,
+    load_wtalc_annotations,
+    load_wtalc_scores,
+    wtalc_ground_truth,
+    wtalc_proposals,
+)
 
 __all__ = [
     "ACTIVITYNET_TIOU_THRESHOLDS",
     "THUMOS14_OFFICIAL_TIOU_THRESHOLDS",
     "THUMOS14_TIOU_THRESHOLDS",
+    "WTALC_TIOU_THRESHOLDS",
     "ClassificationMetrics",
     "DetectionMAP",
     "DetectionResult",
@@ -53,15 +65,21 @@ __all__ = [
     "GroundTruth",
     "Predictions",
     "Thumos14Annotations",
+    "WtalcAnnotations",
+    "WtalcEmptyClassWarning",
+    "WtalcResult",
     "average_precision_detection",
     "average_precision_thumos14",
     "classification_average_precision",
     "classification_map",
     "evaluate_detection",
     "evaluate_thumos14",
+    "evaluate_wtalc",
     "load_activitynet_ground_truth",
     "load_activitynet_results",
     "load_thumos14_annotations",
+    "load_wtalc_annotations",
+    "load_wtalc_scores",
     "parse_tiou_thresholds",
     "read_thumos14_class_list",
     "read_thumos14_results",
@@ -69,4 +87,6 @@ __all__ = [
     "um_classification_accuracy",
     "write_activitynet_ground_truth",
     "write_activitynet_results",
+    "wtalc_ground_truth",
+    "wtalc_proposals",
 ]
