@@ -120,7 +120,9 @@ def wtalc_detection_map(
     # proposals per class, in (video, segment) order
     per_class: dict[int, list[tuple[int, int, int, float]]] = {c: [] for c in columns}
     for i, (_, cas) in enumerate(kept):
-        for c, s, e, score in video_proposals(cas, columns):
+        with np.errstate(over="ignore", invalid="ignore"):  # huge scores overflow to inf
+            found = video_proposals(cas, columns)
+        for c, s, e, score in found:
             per_class[c].append((i, s, e, score))
 
     # ambiguous deletion

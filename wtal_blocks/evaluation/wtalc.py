@@ -732,19 +732,24 @@ def _proposals(cas_list: list[NDArray[Any]], columns: NDArray[np.int64]) -> _Pro
 
     ``video`` indexes ``cas_list``, ``label`` indexes ``columns``; rows by (label, video, start).
     """
-    gates = [_class_gate(a) for a in cas_list]
     parts: list[_Proposals] = []
-    for dtype in _SCORE_DTYPES:  # each video is computed in its own dtype, as in W-TALC
-        members = [i for i, a in enumerate(cas_list) if a.dtype == dtype]
-        if not members:
-            continue
-        part = _proposals_one_dtype(
-            [cas_list[i] for i in members],
-            np.stack([gates[i][0] for i in members]),
-            np.stack([gates[i][1] for i in members]),
-            columns,
-        )
-        parts.append(dataclasses.replace(part, video=np.asarray(members, dtype=_I64)[part.video]))
+    # huge scores overflow to +-inf exactly as in W-TALC (a mid-range of -inf marks the whole
+    # column, a top-k sum of inf gives a score of inf): that is the arithmetic reproduced, so
+    # numpy's overflow warnings are silenced
+    with np.errstate(over="ignore", invalid="ignore"):
+        gates = [_class_gate(a) for a in cas_list]
+        for dtype in _SCORE_DTYPES:  # each video is computed in its own dtype, as in W-TALC
+            members = [i for i, a in enumerate(cas_list) if a.dtype == dtype]
+            if not members:
+                continue
+            part = _proposals_one_dtype(
+                [cas_list[i] for i in members],
+                np.stack([gates[i][0] for i in members]),
+                np.stack([gates[i][1] for i in members]),
+                columns,
+            )
+            video = np.asarray(members, dtype=_I64)[part.video]
+            parts.append(dataclasses.replace(part, video=video))
     if len(parts) == 1:
         return parts[0]
     video, label, start, end = (
