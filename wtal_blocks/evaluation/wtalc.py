@@ -51,7 +51,8 @@ sums each column pairwise. The two differ in the last bit of most ``v_c`` values
 **Tie rule.** Proposals with equal scores are ranked stably: earlier video first, then earlier
 segment. W-TALC uses numpy's default (unstable) ``argsort`` of the negated scores, whose order
 among ties depends on the numpy version and the CPU's SIMD dispatch; the stable order is the
-portable convention, and it gives W-TALC's result whenever no tie straddles a true positive.
+portable convention. It gives W-TALC's result whenever tied proposals of a class neither mix
+true and false positives nor compete for the same ground truth.
 
 **Stricter input checks than W-TALC** (which would crash, or silently accept): the score arrays
 must be 2-D float32/float64, finite, with at least one snippet and exactly ``C`` columns; a
@@ -448,7 +449,7 @@ def load_wtalc_annotations(
         raise EvaluationInputError("class names repeat", path=root / "classlist.npy")
     dur_path = root / "duration.npy"
     duration = _read_plain_npy(dur_path)
-    if duration.dtype.kind not in "fiu" or duration.reshape(duration.shape[0], -1).shape != (n, 1):
+    if duration.dtype.kind not in "fiu" or duration.ndim not in (1, 2) or duration.size != n:
         raise EvaluationInputError(
             f"expected ({n},) or ({n}, 1) numbers, got {duration.dtype} {duration.shape}",
             path=dur_path,
