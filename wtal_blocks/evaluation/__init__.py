@@ -10,6 +10,7 @@
 * :mod:`.io`: ActivityNet JSON and THUMOS'14 text readers/writers.
 * :mod:`.tiou`: the segment tIoU and the threshold lists.
 * :mod:`.proposal_metrics`: ActivityNet AR@AN (and its AUC), top-k× recall.
+* :mod:`.wtalc`: W-TALC's ``detectionMAP`` protocol on dense per-segment scores.
 * :mod:`.segment_ops`: intersection over the candidate's length (IoP), ground-truth
   deduplication (ActionFormer/OpenTAD).
 """
@@ -63,12 +64,24 @@ from .thumos14 import (
     evaluate_thumos14,
 )
 from .tiou import parse_tiou_thresholds, segment_tiou
+from .wtalc import (
+    WTALC_TIOU_THRESHOLDS,
+    WtalcAnnotations,
+    WtalcEmptyClassWarning,
+    WtalcResult,
+    evaluate_wtalc,
+    load_wtalc_annotations,
+    load_wtalc_scores,
+    wtalc_ground_truth,
+    wtalc_proposals,
+)
 
 __all__ = [
     "ACTIVITYNET_TIOU_THRESHOLDS",
     "PROPOSAL_TIOU_THRESHOLDS",
     "THUMOS14_OFFICIAL_TIOU_THRESHOLDS",
     "THUMOS14_TIOU_THRESHOLDS",
+    "WTALC_TIOU_THRESHOLDS",
     "AverageRecallCurve",
     "ClassificationMetrics",
     "DeduplicationReport",
@@ -80,6 +93,9 @@ __all__ = [
     "Predictions",
     "Thumos14Annotations",
     "TopKxRecallResult",
+    "WtalcAnnotations",
+    "WtalcEmptyClassWarning",
+    "WtalcResult",
     "average_precision_detection",
     "average_precision_thumos14",
     "average_recall_vs_avg_nr_proposals",
@@ -90,12 +106,15 @@ __all__ = [
     "evaluate_proposals",
     "evaluate_thumos14",
     "evaluate_topkx_recall",
+    "evaluate_wtalc",
     "find_duplicate_instances",
     "load_activitynet_ground_truth",
     "load_activitynet_results",
     "load_thumos14_annotations",
     "load_thumos14_class_list",
     "load_thumos14_results",
+    "load_wtalc_annotations",
+    "load_wtalc_scores",
     "parse_tiou_thresholds",
     "precision_recall",
     "precision_recall_thumos14",
@@ -105,4 +124,6 @@ __all__ = [
     "video_label_accuracy",
     "write_activitynet_ground_truth",
     "write_activitynet_results",
+    "wtalc_ground_truth",
+    "wtalc_proposals",
 ]

@@ -1,0 +1,1044 @@
+"""W-TALC's detection mAP (``detectionMAP.py``, ``getDetectionMAP``), exact and vectorised.
+
+W-TALC (Paul et al., ECCV 2018) and several later repositories evaluate THUMOS'14 with their own
+``getDetectionMAP``. It takes **dense per-snippet class scores**, makes its own proposals and
+scores them with its own matching rules, so its numbers are comparable neither with the
+ActivityNet protocol (:func:`~wtal_blocks.evaluation.evaluate_detection`) nor with the official
+THUMOS'14 kit (:func:`~wtal_blocks.evaluation.evaluate_thumos14`). :func:`evaluate_wtalc`
+reproduces it exactly (HEAD of ``sujoyp/wtalc-pytorch``, threshold fraction 0.5), with the
+following pipeline. ``f`` is the feature rate: ``25/16`` features per second for I3D (25 fps,
+16-frame snippets), ``10/4`` for UntrimmedNet features (``feature_type="UNT"``).
+
+1. **Videos.** The test-subset rows of the annotation files, in file order; the videos without
+   any segment are dropped together with their scores (they cannot produce false positives).
+   On Thumos14reduced: 212 videos, 3,358 instances.
+2. **Classes.** Those that occur in the kept ground truth, sorted by name.
+3. **Class gate** (per video, ``L`` snippets, ``k = floor(L / 8)``): ``v_c`` is the mean of the
+   ``k`` largest values of column ``c``. A column with ``v_c > 0`` is kept, every other column
+   is replaced by zeros (it yields no proposal). With ``L < 8``, ``k = 0``, the mean is NaN and
+   every column is zeroed.
+4. **Proposals** (per video and class, column ``x``): ``threshold = max(x) - (max(x) - min(x))
+   * 0.5`` (the mid-range); every maximal run of positions with ``x > threshold`` (strict) is a
+   segment ``[s, e)`` in feature indices, runs touching either end included; only runs with
+   ``e - s >= 2`` are kept. No score threshold, no NMS.
+5. **Score** ``= max(x[s:e]) + 0.7 * v_c`` (``v_c`` ungated).
+6. **Ambiguous intervals.** A proposal is deleted (neither true nor false positive, whatever it
+   would have matched) when its index set ``{s, ..., e-1}`` shares an index with
+   ``{round(a f), ..., round(b f) - 1}`` for an ``Ambiguous_test.txt`` interval ``[a, b]`` of
+   its video.
+7. **Ground truth** in feature indices: ``[round(start f), round(end f))`` with round half to
+   even on the float64 product. A ground truth whose range is empty counts but never matches.
+8. **Matching** (per class and threshold ``t``): proposals in descending score; each takes the
+   **first** still-unmatched ground truth of its video, in list order (video order, then file
+   order), whose IoU on integer index sets is ``>= t``; otherwise it is a false positive.
+9. **AP** is not interpolated: the sum of the precision at the true positives divided by the
+   number of ground truths. mAP is the mean over the classes.
+10. **The empty-class quirk.** If any evaluated class has no proposal left after step 6, W-TALC
+    returns 0 for the whole tIoU (every threshold, since proposals do not depend on it). By
+    default (``empty_class="zero_map"``) this is reproduced and a
+    :class:`WtalcEmptyClassWarning` names the classes; ``empty_class="zero_ap"`` gives those
+    classes AP 0 and averages normally.
+
+**Arithmetic.** W-TALC computes in the dtype of each score array (float32 from its model) with
+numpy >= 2 promotion rules: the threshold, ``v_c`` and the score are float32 values, the score
+is then stored as float64. :func:`evaluate_wtalc` does the same for float32 and float64 input.
+``v_c`` is computed with the very numpy calls W-TALC makes (negate, sort each column, negate,
+``mean`` over axis 0 of the first ``k`` rows), because its rounding depends on the memory layout:
+for a C-ordered array with at least two columns (what W-TALC's ``test.py`` passes) numpy adds
+the sorted rows one after the other, largest first; for one column or a Fortran-ordered array it
+sums each column pairwise. The two differ in the last bit of most ``v_c`` values.
+
+**Tie rule.** Proposals with equal scores are ranked stably: earlier video first, then earlier
+segment. W-TALC uses numpy's default (unstable) ``argsort`` of the negated scores, whose order
+among ties depends on the numpy version and the CPU's SIMD dispatch; the stable order is the
+portable convention. It gives W-TALC's result whenever tied proposals of a class neither mix
+true and false positives nor compete for the same ground truth.
+
+**Stricter input checks than W-TALC** (which would crash, or silently accept): the score arrays
+must be 2-D float32/float64, finite, with at least one snippet and exactly ``C`` columns; a
+sequence must hold exactly one array per test video (W-TALC ignores extra elements);
+``feature_type`` must be ``"I3D"`` or ``"UNT"`` (W-TALC treats any value other than ``"UNT"``
+as I3D); tIoU thresholds must lie in ``(0, 1]``.
+
+Reading the files: ``segments.npy`` and ``labels.npy`` are pickled object arrays. They are read
+by :func:`load_wtalc_annotations` with a restricted unpickler that can only rebuild a numpy
+array of Python lists, strings and numbers (the globals ``numpy.ndarray``, ``numpy.dtype`` and
+numpy's array ``_reconstruct``), never with ``np.load(allow_pickle=True)``, which would run
+any code a crafted file contains; every row is then checked for the expected types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pickle
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._arrays import as_numpy
+from ._matching import conflict_components, greedy_match, overlapping_pairs
+from .annotations import GroundTruth, Predictions
+from .detection import DetectionResult
+from .errors import EvaluationInputError
+from .tiou import parse_tiou_thresholds
+
+__all__ = [
+    "WTALC_TIOU_THRESHOLDS",
+    "WtalcAnnotations",
+    "WtalcEmptyClassWarning",
+    "WtalcResult",
+    "evaluate_wtalc",
+    "load_wtalc_annotations",
+    "load_wtalc_scores",
+    "wtalc_ground_truth",
+    "wtalc_proposals",
+]
+
+WTALC_TIOU_THRESHOLDS = "0.1:0.5:0.1"
+"""W-TALC's fixed thresholds: 0.1, 0.2, 0.3, 0.4, 0.5."""
+
+FeatureType = Literal["I3D", "UNT"]
+EmptyClassRule = Literal["zero_map", "zero_ap"]
+ScoresInput = Mapping[str, Any] | Sequence[Any]
+
+_FEATURE_RATE = {"I3D": 25.0 / 16.0, "UNT": 10.0 / 4.0}
+_SCORE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_I64 = np.int64
+PathLike = str | os.PathLike[str]
+
+
+class WtalcEmptyClassWarning(UserWarning):
+    """An evaluated class has no proposal left, so W-TALC's mAP is 0 at every threshold."""
+
+
+# --------------------------------------------------------------------------------------------
+# annotations
+
+
+@dataclass(frozen=True, eq=False)
+class WtalcAnnotations:
+    """W-TALC's annotation directory (``Thumos14reduced-Annotations/`` layout).
+
+    Row ``i`` of every per-video field is video ``i`` of the files.
+
+    Attributes:
+        video_names: ``(V,)`` every video of the files, in file order.
+        subsets: ``(V,)`` the subset of each video (``"validation"`` or ``"test"``).
+        class_names: ``(C,)`` ``classlist.npy``: the column order of every score array.
+        segments: ``(G, 2)`` float64 ``[start, end]`` in seconds, every video's instances in
+            video order, then file order.
+        labels: ``(G,)`` int64 index into ``class_names``.
+        videos: ``(G,)`` int64 index into ``video_names``.
+        durations: ``(V,)`` float64 video durations in seconds (unused by the protocol).
+        ambiguous_names: ``(A,)`` the video name of each ``Ambiguous_test.txt`` interval, as
+            written (it may name a video absent from ``video_names``).
+        ambiguous_segments: ``(A, 2)`` float64 ``[start, end]`` in seconds.
+        path: the directory the files were read from, if any.
+    """
+
+    video_names: tuple[str, ...]
+    subsets: tuple[str, ...]
+    class_names: tuple[str, ...]
+    segments: NDArray[np.float64]
+    labels: NDArray[np.int64]
+    videos: NDArray[np.int64]
+    durations: NDArray[np.float64]
+    ambiguous_names: tuple[str, ...] = ()
+    ambiguous_segments: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 2)))
+    path: str | None = None
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        """``C``, the number of columns of every score array."""
+        return len(self.class_names)
+
+    def test_rows(self) -> NDArray[np.int64]:
+        """Row indices of the test-subset videos, in file order (W-TALC's prediction order)."""
+        return np.asarray(
+            [i for i, s in enumerate(self.subsets) if s == "test"], dtype=_I64
+        ).reshape(-1)
+
+    def test_video_names(self) -> tuple[str, ...]:
+        """Names of the test-subset videos, in file order."""
+        return tuple(self.video_names[i] for i in self.test_rows().tolist())
+
+    def evaluated_rows(self) -> NDArray[np.int64]:
+        """Rows of the test videos that have at least one segment (those W-TALC evaluates)."""
+        rows = self.test_rows()
+        has = np.zeros(len(self.video_names), dtype=bool)
+        has[self.videos] = True
+        return rows[has[rows]]
+
+
+def _feature_rate(feature_type: str) -> float:
+    rate = _FEATURE_RATE.get(feature_type)
+    if rate is None:
+        raise EvaluationInputError(
+            f"feature_type must be 'I3D' (25/16 features per second) or 'UNT' (10/4), "
+            f"got {feature_type!r}",
+            field="feature_type",
+        )
+    return rate
+
+
+def _read_plain_npy(path: Path) -> NDArray[Any]:
+    """A non-object ``.npy`` array (``allow_pickle=False``)."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise EvaluationInputError("annotation file not found", path=path) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise EvaluationInputError(f"not a readable .npy array: {exc}", path=path) from None
+    if not isinstance(arr, np.ndarray):
+        raise EvaluationInputError("expected a single .npy array", path=path)
+    return arr
+
+
+def _restricted_globals() -> dict[tuple[str, str], Any]:
+    # what np.save writes into the pickle of an object array, under numpy 1 and 2 names
+    reconstruct = np.empty(0, dtype=object).__reduce__()[0]
+    return {
+        ("numpy.core.multiarray", "_reconstruct"): reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): reconstruct,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+
+
+class _ObjectArrayUnpickler(pickle.Unpickler):
+    """Unpickles an ``ndarray`` of builtins only: any other global is refused before use."""
+
+    _allowed = _restricted_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = self._allowed.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"refusing to load the global {module}.{name}")
+        return found
+
+
+def _read_object_npy(path: Path) -> NDArray[Any]:
+    """A 1-D pickled object array (``segments.npy``, ``labels.npy``), read without ``np.load``."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as fp:
+            version = fmt.read_magic(fp)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, _, dtype = fmt.read_array_header_2_0(fp)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+            if dtype != np.dtype(object):
+                raise ValueError(f"expected a pickled object array, got dtype {dtype}")
+            if len(shape) != 1:
+                raise ValueError(f"expected a 1-D array (one row per video), got shape {shape}")
+            # numpy's own reader passes the same options (py2 compat off by default: ASCII)
+            arr = _ObjectArrayUnpickler(fp, encoding="ASCII").load()
+    except FileNotFoundError:
+        raise EvaluationInputError("annotation file not found", path=path) from None
+    except Exception as exc:  # anything a malformed or hostile pickle raises
+        raise EvaluationInputError(f"not a W-TALC object array: {exc}", path=path) from None
+    if not isinstance(arr, np.ndarray) or arr.dtype != np.dtype(object) or arr.shape != shape:
+        raise EvaluationInputError(
+            f"the pickle does not hold an object array of shape {shape}", path=path
+        )
+    return arr
+
+
+def _strings(path: Path, arr: NDArray[Any], n: int | None) -> tuple[str, ...]:
+    """A 1-D ``|S`` (decoded as UTF-8) or ``<U`` array as Python strings."""
+    if arr.ndim != 1:
+        raise EvaluationInputError(f"expected a 1-D array, got shape {arr.shape}", path=path)
+    if n is not None and arr.shape[0] != n:
+        raise EvaluationInputError(
+            f"expected {n} rows (one per video of videoname.npy), got {arr.shape[0]}", path=path
+        )
+    if arr.dtype.kind == "S":
+        try:
+            return tuple(b.decode("utf-8") for b in arr.tolist())
+        except UnicodeDecodeError as exc:
+            raise EvaluationInputError(f"not UTF-8 text: {exc.reason}", path=path) from None
+    if arr.dtype.kind == "U":
+        return tuple(str(s) for s in arr.tolist())
+    raise EvaluationInputError(f"expected an array of strings, got dtype {arr.dtype}", path=path)
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (float, int)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _segment_rows(
+    path: Path, rows: NDArray[Any], names: tuple[str, ...]
+) -> tuple[list[list[float]], list[int]]:
+    """Check every row of ``segments.npy`` (a list of ``[start, end]`` number lists)."""
+    flat: list[list[float]] = []
+    counts: list[int] = []
+    for i, row in enumerate(rows.tolist()):
+        if not isinstance(row, (list, tuple)):
+            raise EvaluationInputError(
+                f"row {i}: expected a list of [start, end] lists, got {type(row).__name__}",
+                path=path,
+                video=names[i],
+                field="segments",
+            )
+        for j, seg in enumerate(row):
+            ok = isinstance(seg, (list, tuple)) and len(seg) == 2 and all(map(_is_number, seg))
+            if not ok:
+                raise EvaluationInputError(
+                    f"row {i}: expected [start, end] with two finite numbers, got {seg!r}",
+                    path=path,
+                    video=names[i],
+                    index=j,
+                    field="segments",
+                )
+            if seg[1] < seg[0]:
+                raise EvaluationInputError(
+                    f"row {i}: segment {list(seg)} ends before it starts",
+                    path=path,
+                    video=names[i],
+                    index=j,
+                    field="segments",
+                )
+            flat.append([float(seg[0]), float(seg[1])])
+        counts.append(len(row))
+    return flat, counts
+
+
+def _label_rows(
+    path: Path,
+    rows: NDArray[Any],
+    names: tuple[str, ...],
+    counts: list[int],
+    class_index: dict[str, int],
+) -> list[int]:
+    """Check every row of ``labels.npy`` (a list of class names, one per segment)."""
+    codes: list[int] = []
+    for i, row in enumerate(rows.tolist()):
+        if not isinstance(row, (list, tuple)):
+            raise EvaluationInputError(
+                f"row {i}: expected a list of class names, got {type(row).__name__}",
+                path=path,
+                video=names[i],
+                field="labels",
+            )
+        if len(row) != counts[i]:
+            raise EvaluationInputError(
+                f"row {i}: {len(row)} labels for {counts[i]} segments",
+                path=path,
+                video=names[i],
+                field="labels",
+            )
+        for j, label in enumerate(row):
+            if type(label) is not str:
+                raise EvaluationInputError(
+                    f"row {i}: expected a class name (str), got {label!r}",
+                    path=path,
+                    video=names[i],
+                    index=j,
+                    field="labels",
+                )
+            code = class_index.get(label)
+            if code is None:
+                raise EvaluationInputError(
+                    f"row {i}: label {label!r} is not in classlist.npy",
+                    path=path,
+                    video=names[i],
+                    index=j,
+                    field="labels",
+                )
+            codes.append(code)
+    return codes
+
+
+def _read_ambiguous(path: Path) -> tuple[tuple[str, ...], NDArray[np.float64]]:
+    """``Ambiguous_test.txt`` parsed as W-TALC does: fields 0, 2, 3 of ``line.split(' ')``.
+
+    The file is ``VIDEO  START END`` with two spaces after the name, so field 1 is empty.
+    Line ends are those of Python's text mode (``\\n``, ``\\r\\n``, ``\\r``), so the CRLF copies
+    of later repositories read the same. Blank lines are skipped.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise EvaluationInputError("ambiguous-interval file not found", path=path) from None
+    except OSError as exc:
+        raise EvaluationInputError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvaluationInputError(f"not UTF-8 text ({exc.reason})", path=path) from None
+    names: list[str] = []
+    spans: list[tuple[float, float]] = []
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        if not line.strip():
+            continue
+        fields = line.split(" ")
+        where = f"line {number}"
+        if len(fields) < 4:
+            raise EvaluationInputError(
+                f"{where}: expected 'VIDEO  START END' (W-TALC reads fields 0, 2 and 3 of the "
+                f"line split on single spaces), got {line!r}",
+                path=path,
+                field="ambiguous",
+            )
+        try:
+            start, end = float(fields[2]), float(fields[3])
+        except ValueError:
+            raise EvaluationInputError(
+                f"{where}: fields 2 and 3 must be numbers, got {fields[2]!r} and {fields[3]!r}",
+                path=path,
+                video=fields[0],
+                field="ambiguous",
+            ) from None
+        if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+            raise EvaluationInputError(
+                f"{where}: [{start}, {end}] is not a finite interval with start <= end",
+                path=path,
+                video=fields[0],
+                field="ambiguous",
+            )
+        names.append(fields[0])
+        spans.append((start, end))
+    return tuple(names), np.asarray(spans, dtype=np.float64).reshape(-1, 2)
+
+
+def load_wtalc_annotations(
+    directory: PathLike, *, ambiguous_file: str | None = "Ambiguous_test.txt"
+) -> WtalcAnnotations:
+    """Read a W-TALC annotation directory (``Thumos14reduced-Annotations/`` layout).
+
+    Reads ``videoname.npy``, ``subset.npy``, ``classlist.npy`` (byte or unicode strings),
+    ``duration.npy`` (``(V,)`` or ``(V, 1)`` seconds), ``segments.npy`` and ``labels.npy``
+    (pickled object arrays: read with a restricted unpickler, see the module docstring) and
+    ``Ambiguous_test.txt``.
+
+    Args:
+        directory: the annotation folder.
+        ambiguous_file: the ambiguous-interval file inside it; ``None`` reads none (no
+            proposal is ever deleted). W-TALC requires the file.
+
+    Returns:
+        :class:`WtalcAnnotations`.
+
+    Raises:
+        EvaluationInputError: a missing or malformed file, a row of the wrong type, a segment
+            with ``end < start`` or a non-finite value, a label that is not in
+            ``classlist.npy``, duplicate class names, or per-video files of different lengths.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise EvaluationInputError("W-TALC annotation folder not found", path=root)
+    names = _strings(root / "videoname.npy", _read_plain_npy(root / "videoname.npy"), None)
+    n = len(names)
+    if len(set(names)) != n:
+        raise EvaluationInputError("video names repeat", path=root / "videoname.npy")
+    subsets = _strings(root / "subset.npy", _read_plain_npy(root / "subset.npy"), n)
+    classes = _strings(root / "classlist.npy", _read_plain_npy(root / "classlist.npy"), None)
+    if len(set(classes)) != len(classes):
+        raise EvaluationInputError("class names repeat", path=root / "classlist.npy")
+    dur_path = root / "duration.npy"
+    duration = _read_plain_npy(dur_path)
+    if duration.dtype.kind not in "fiu" or duration.ndim not in (1, 2) or duration.size != n:
+        raise EvaluationInputError(
+            f"expected ({n},) or ({n}, 1) numbers, got {duration.dtype} {duration.shape}",
+            path=dur_path,
+        )
+    seg_path, lab_path = root / "segments.npy", root / "labels.npy"
+    seg_rows = _read_object_npy(seg_path)
+    lab_rows = _read_object_npy(lab_path)
+    for p, rows in ((seg_path, seg_rows), (lab_path, lab_rows)):
+        if rows.shape[0] != n:
+            raise EvaluationInputError(
+                f"expected {n} rows (one per video of videoname.npy), got {rows.shape[0]}", path=p
+            )
+    flat, counts = _segment_rows(seg_path, seg_rows, names)
+    codes = _label_rows(lab_path, lab_rows, names, counts, {c: i for i, c in enumerate(classes)})
+    if ambiguous_file is None:
+        amb_names: tuple[str, ...] = ()
+        amb_segments = np.zeros((0, 2), dtype=np.float64)
+    else:
+        amb_names, amb_segments = _read_ambiguous(root / ambiguous_file)
+    return WtalcAnnotations(
+        video_names=names,
+        subsets=subsets,
+        class_names=classes,
+        segments=np.asarray(flat, dtype=np.float64).reshape(-1, 2),
+        labels=np.asarray(codes, dtype=_I64).reshape(-1),
+        videos=np.repeat(np.arange(n, dtype=_I64), counts),
+        durations=np.asarray(duration, dtype=np.float64).reshape(-1),
+        ambiguous_names=amb_names,
+        ambiguous_segments=amb_segments,
+        path=str(root),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# scores
+
+
+def _check_cas(arr: Any, name: str, num_classes: int | None, path: object = None) -> NDArray[Any]:
+    """One video's ``(L, C)`` float32/float64 scores, finite, ``L >= 1`` (layout kept)."""
+    try:
+        out = np.asarray(as_numpy(arr))
+    except (TypeError, ValueError) as exc:
+        raise EvaluationInputError(
+            f"scores must be an (L, C) array: {exc}", path=path, video=name, field="scores"
+        ) from None
+    if out.ndim != 2:
+        raise EvaluationInputError(
+            f"scores must be a 2-D (L, C) array, got shape {out.shape}",
+            path=path,
+            video=name,
+            field="scores",
+        )
+    if out.dtype not in _SCORE_DTYPES:
+        raise EvaluationInputError(
+            f"scores must be float32 or float64 (W-TALC computes in the array's dtype), "
+            f"got {out.dtype}",
+            path=path,
+            video=name,
+            field="scores",
+        )
+    if num_classes is not None and out.shape[1] != num_classes:
+        raise EvaluationInputError(
+            f"scores must have {num_classes} columns (classlist order), got shape {out.shape}",
+            path=path,
+            video=name,
+            field="scores",
+        )
+    if out.shape[0] == 0:
+        raise EvaluationInputError(
+            "scores have no snippet (L = 0)", path=path, video=name, field="scores"
+        )
+    finite = np.isfinite(out)
+    if not finite.all():
+        row, col = (int(v) for v in np.argwhere(~finite)[0])
+        raise EvaluationInputError(
+            f"scores[{row}, {col}] = {out[row, col]} is not finite",
+            path=path,
+            video=name,
+            index=row,
+            field="scores",
+        )
+    return out
+
+
+def _evaluated_scores(
+    annotations: WtalcAnnotations, scores: ScoresInput, rows: NDArray[np.int64]
+) -> list[NDArray[Any]]:
+    """The score array of each row in ``rows`` (validated), from a mapping or a sequence."""
+    names = annotations.video_names
+    c = annotations.num_classes
+    if isinstance(scores, Mapping):
+        test = set(annotations.test_video_names())
+        for key in scores:
+            if key not in test:
+                raise EvaluationInputError(
+                    "not a test-subset video of the annotations", video=str(key), field="scores"
+                )
+        out = []
+        for r in rows.tolist():
+            if names[r] not in scores:
+                raise EvaluationInputError(
+                    "no scores for this test video (W-TALC evaluates every test video with "
+                    "segments)",
+                    video=names[r],
+                    field="scores",
+                )
+            out.append(_check_cas(scores[names[r]], names[r], c))
+        return out
+    if isinstance(scores, (str, bytes)) or not isinstance(scores, (Sequence, np.ndarray)):
+        raise EvaluationInputError(
+            "scores must map video names to (L, C) arrays, or be a sequence of arrays in "
+            f"test-subset order, got {type(scores).__name__}",
+            field="scores",
+        )
+    test_rows = annotations.test_rows()
+    if len(scores) != test_rows.shape[0]:
+        raise EvaluationInputError(
+            f"scores must hold one array per test video ({test_rows.shape[0]}, in annotation "
+            f"order), got {len(scores)}",
+            field="scores",
+        )
+    position = np.full(len(names), -1, dtype=_I64)
+    position[test_rows] = np.arange(test_rows.shape[0], dtype=_I64)
+    return [_check_cas(scores[int(position[r])], names[r], c) for r in rows.tolist()]
+
+
+def load_wtalc_scores(
+    path: PathLike, annotations: WtalcAnnotations | None = None
+) -> dict[str, NDArray[Any]]:
+    """Read ``SCORES.npz``: one ``(L_i, C)`` float array per video, keyed by video name.
+
+    Loaded with ``allow_pickle=False``. Every array must be 2-D, float32 or float64, finite,
+    with ``L_i >= 1``. With ``annotations``, every key must be a test video, every test video
+    that W-TALC evaluates (those with segments) must be present, and every array must have
+    ``C`` columns.
+
+    Returns:
+        ``{video name: (L, C) array}`` in the file's dtype and layout.
+
+    Raises:
+        EvaluationInputError: naming the file and the video.
+    """
+    p = Path(path)
+    try:
+        npz = np.load(p, allow_pickle=False)
+    except FileNotFoundError:
+        raise EvaluationInputError("scores file not found", path=p) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise EvaluationInputError(f"not a readable .npz archive: {exc}", path=p) from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise EvaluationInputError(
+            "expected an .npz archive of (L, C) arrays keyed by video name", path=p
+        )
+    c = None if annotations is None else annotations.num_classes
+    out: dict[str, NDArray[Any]] = {}
+    with npz:
+        for name in npz.files:
+            try:
+                arr = npz[name]
+            except (OSError, ValueError, EOFError) as exc:  # object arrays, truncated members
+                raise EvaluationInputError(
+                    f"cannot read this member: {exc}", path=p, video=name, field="scores"
+                ) from None
+            out[name] = _check_cas(arr, name, c, path=p)
+    if annotations is not None:
+        test = set(annotations.test_video_names())
+        for name in out:
+            if name not in test:
+                raise EvaluationInputError(
+                    "not a test-subset video of the annotations", path=p, video=name
+                )
+        for r in annotations.evaluated_rows().tolist():
+            name = annotations.video_names[r]
+            if name not in out:
+                raise EvaluationInputError(
+                    "no scores for this test video", path=p, video=name, field="scores"
+                )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the proposal step
+
+
+@dataclass(frozen=True, eq=False)
+class _Proposals:
+    """W-TALC proposals of the evaluated videos, rows ordered by (class, video, start).
+
+    ``video`` indexes the list of evaluated videos; ``start``/``end`` are feature indices
+    (``end`` exclusive); ``score`` is the dtype-exact score stored as float64.
+    """
+
+    video: NDArray[np.int64]
+    label: NDArray[np.int64]
+    start: NDArray[np.int64]
+    end: NDArray[np.int64]
+    score: NDArray[np.float64]
+
+
+def _class_gate(cas: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    """``v`` (``(C,)``, the array's dtype) and the gate ``v > 0`` of one video.
+
+    Uses W-TALC's own sequence of numpy calls on an array of the input's layout, because the
+    rounding of the mean depends on it (see the module docstring).
+    """
+    length, num_classes = cas.shape
+    k = int(length / 8)
+    if k == 0:  # mean of an empty slice: NaN, so every column is gated out
+        return np.full(num_classes, np.nan, dtype=cas.dtype), np.zeros(num_classes, dtype=bool)
+    ranked = -cas
+    ranked.sort(axis=0)
+    ranked = -ranked
+    v = np.mean(ranked[:k, :], axis=0)
+    return v, np.asarray(v > 0.0)
+
+
+def _proposals_one_dtype(
+    cas_list: list[NDArray[Any]],
+    v: NDArray[Any],
+    gate: NDArray[np.bool_],
+    columns: NDArray[np.int64],
+) -> _Proposals:
+    """Runs of ``x > mid-range`` of at least 2 snippets, for videos of one dtype, vectorised.
+
+    Args:
+        cas_list: ``n`` arrays ``(L_i, C)`` of one dtype.
+        v: ``(n, C)`` video-level scores in that dtype; ``gate``: ``(n, C)`` bool.
+        columns: ``(K,)`` the class columns to extract.
+
+    Returns:
+        :class:`_Proposals` with ``video`` indexing ``cas_list`` and ``label`` indexing
+        ``columns``, ordered by (label, video, start).
+    """
+    dtype = cas_list[0].dtype
+    lengths = np.asarray([a.shape[0] for a in cas_list], dtype=_I64)
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=_I64)
+    np.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    starts = offsets[:-1]
+    x = np.concatenate([a[:, columns] for a in cas_list], axis=0)  # (N, K), values unchanged
+    high = np.maximum.reduceat(x, starts, axis=0)
+    low = np.minimum.reduceat(x, starts, axis=0)
+    # W-TALC's scalar expression, element-wise in the array's dtype (same IEEE operations)
+    threshold = high - (high - low) * dtype.type(0.5)
+    row_video = np.repeat(np.arange(lengths.shape[0], dtype=_I64), lengths)
+    # a gated-out column is all zeros in W-TALC: constant, hence never above its mid-range
+    marks = np.ascontiguousarray(((x > threshold[row_video]) & gate[:, columns][row_video]).T)
+    first = np.zeros(total, dtype=bool)
+    first[starts] = True
+    last = np.zeros(total, dtype=bool)
+    last[offsets[1:] - 1] = True
+    before = np.zeros_like(marks)
+    before[:, 1:] = marks[:, :-1]
+    after = np.zeros_like(marks)
+    after[:, :-1] = marks[:, 1:]
+    # W-TALC pads each video's marks with a 0 at both ends: runs stop at video boundaries
+    col, row_s = np.nonzero(marks & (~before | first))  # run starts, by (column, row)
+    _, row_e = np.nonzero(marks & (~after | last))  # run ends (inclusive), same order
+    keep = row_e - row_s + 1 >= 2
+    col, row_s, row_e = col[keep], row_s[keep], row_e[keep]
+    n_runs = col.shape[0]
+    # one extra element so that the exclusive end of the very last run is a valid index
+    values = np.append(np.ascontiguousarray(x.T).reshape(-1), dtype.type(0))
+    bounds = np.empty(2 * n_runs, dtype=_I64)
+    bounds[0::2] = col * total + row_s
+    bounds[1::2] = col * total + row_e + 1
+    run_max = np.maximum.reduceat(values, bounds)[0::2] if n_runs else values[:0]
+    video = row_video[row_s]
+    score = run_max + v[video, columns[col]] * dtype.type(0.7)
+    return _Proposals(
+        video=video.astype(_I64),
+        label=col.astype(_I64),
+        start=(row_s - offsets[video]).astype(_I64),
+        end=(row_e + 1 - offsets[video]).astype(_I64),
+        score=score.astype(np.float64),
+    )
+
+
+def _proposals(cas_list: list[NDArray[Any]], columns: NDArray[np.int64]) -> _Proposals:
+    """W-TALC's proposals (steps 3-5 of the module docstring) for the class columns ``columns``.
+
+    ``video`` indexes ``cas_list``, ``label`` indexes ``columns``; rows by (label, video, start).
+    """
+    parts: list[_Proposals] = []
+    # huge scores overflow to +-inf exactly as in W-TALC (a mid-range of -inf marks the whole
+    # column, a top-k sum of inf gives a score of inf): that is the arithmetic reproduced, so
+    # numpy's overflow warnings are silenced
+    with np.errstate(over="ignore", invalid="ignore"):
+        gates = [_class_gate(a) for a in cas_list]
+        for dtype in _SCORE_DTYPES:  # each video is computed in its own dtype, as in W-TALC
+            members = [i for i, a in enumerate(cas_list) if a.dtype == dtype]
+            if not members:
+                continue
+            part = _proposals_one_dtype(
+                [cas_list[i] for i in members],
+                np.stack([gates[i][0] for i in members]),
+                np.stack([gates[i][1] for i in members]),
+                columns,
+            )
+            video = np.asarray(members, dtype=_I64)[part.video]
+            parts.append(dataclasses.replace(part, video=video))
+    if len(parts) == 1:
+        return parts[0]
+    video, label, start, end = (
+        np.concatenate([getattr(p, f) for p in parts]).astype(_I64)
+        for f in ("video", "label", "start", "end")
+    )
+    score = np.concatenate([p.score for p in parts]).astype(np.float64)
+    order = np.lexsort((start, video, label))
+    return _Proposals(video[order], label[order], start[order], end[order], score[order])
+
+
+def _feature_range(seconds: NDArray[np.float64], rate: float) -> NDArray[np.float64]:
+    """``round(t * rate)`` with round half to even on the float64 product (Python's ``round``)."""
+    return np.rint(seconds * rate)
+
+
+def wtalc_proposals(
+    annotations: WtalcAnnotations,
+    scores: ScoresInput,
+    *,
+    feature_type: FeatureType = "I3D",
+) -> Predictions:
+    """The W-TALC proposal step, as :class:`~wtal_blocks.evaluation.Predictions` in seconds.
+
+    This is steps 3-5 of the module docstring (class gate ``v_c > 0`` with ``v_c`` the top
+    ``floor(L/8)`` mean, mid-range threshold per video and class, runs of at least 2 snippets,
+    score ``max + 0.7 v_c`` computed in the scores' dtype and stored as float64) applied to every
+    class of ``classlist`` on the test videos that W-TALC evaluates (those with segments). The
+    run ``[s, e)`` in feature indices becomes ``[s / f, e / f]`` seconds (``f = 25/16``, or
+    ``10/4`` for ``"UNT"``: ``s * 16 / 25`` correctly rounded). Ambiguous intervals are not
+    applied: that deletion is part of W-TALC's evaluator, not of its proposals.
+
+    With :func:`wtalc_ground_truth`, this runs the ActivityNet algorithm on the same input::
+
+        evaluate_detection(wtalc_ground_truth(ann), wtalc_proposals(ann, scores), "0.1:0.5:0.1")
+
+    Args:
+        annotations: from :func:`load_wtalc_annotations`.
+        scores: ``{video name: (L, C) array}`` (extra test videos are ignored) or a sequence of
+            ``(L, C)`` arrays, one per test video in annotation order; raw per-snippet class
+            scores (W-TALC feeds logits), float32 or float64, columns in ``class_names`` order.
+        feature_type: ``"I3D"`` or ``"UNT"``.
+
+    Returns:
+        :class:`~wtal_blocks.evaluation.Predictions` with ``video_ids`` the evaluated videos,
+        ``label_names`` the class names; rows by (class, video, start).
+    """
+    rate = _feature_rate(feature_type)
+    rows = annotations.evaluated_rows()
+    cas = _evaluated_scores(annotations, scores, rows)
+    props = _proposals(cas, np.arange(annotations.num_classes, dtype=_I64))
+    segments = np.stack([props.start, props.end], axis=1).astype(np.float64) / rate
+    return Predictions(
+        video_ids=tuple(annotations.video_names[r] for r in rows.tolist()),
+        label_names=annotations.class_names,
+        segments=segments.reshape(-1, 2),
+        scores=props.score,
+        labels=props.label,
+        videos=props.video,
+    )
+
+
+def wtalc_ground_truth(annotations: WtalcAnnotations, subset: str = "test") -> GroundTruth:
+    """The instances of one subset as a :class:`~wtal_blocks.evaluation.GroundTruth` (seconds).
+
+    ``video_ids`` are every video of the subset in file order (videos without segments
+    included), ``class_names`` is ``classlist``.
+    """
+    rows = [i for i, s in enumerate(annotations.subsets) if s == subset]
+    if not rows:
+        raise EvaluationInputError(f"no video in subset {subset!r}", field="subset")
+    code = np.full(len(annotations.video_names), -1, dtype=_I64)
+    code[rows] = np.arange(len(rows), dtype=_I64)
+    keep = code[annotations.videos] >= 0
+    names = tuple(annotations.video_names[i] for i in rows)
+    return GroundTruth(
+        video_ids=names,
+        class_names=annotations.class_names,
+        segments=annotations.segments[keep],
+        labels=annotations.labels[keep],
+        videos=code[annotations.videos[keep]],
+        subset=subset,
+        durations={n: float(annotations.durations[i]) for n, i in zip(names, rows, strict=True)},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the evaluator
+
+
+@dataclass(frozen=True, eq=False)
+class WtalcResult(DetectionResult):
+    """:class:`~wtal_blocks.evaluation.DetectionResult` of :func:`evaluate_wtalc` (fractions).
+
+    ``protocol`` is ``"wtalc"``; ``ap`` rows are the evaluated classes sorted by name. When the
+    empty-class quirk fires (``empty_class="zero_map"`` and ``empty_classes`` not empty), ``mAP``
+    is 0 at every threshold while ``ap`` still holds the per-class values (0 for the empty
+    classes), so ``mAP`` is then not the mean of ``ap``.
+
+    Attributes:
+        empty_classes: evaluated classes with no proposal left after the ambiguous deletion.
+        n_ambiguous_removed: proposals of evaluated classes deleted by the ambiguous intervals.
+        empty_class: the rule that was applied (``"zero_map"`` or ``"zero_ap"``).
+    """
+
+    empty_classes: tuple[str, ...] = ()
+    n_ambiguous_removed: int = 0
+    empty_class: str = "zero_map"
+
+
+def _ambiguous_hits(
+    annotations: WtalcAnnotations,
+    rows: NDArray[np.int64],
+    props: _Proposals,
+    rate: float,
+) -> NDArray[np.bool_]:
+    """Proposals sharing an index with a rounded ambiguous interval of their video."""
+    hit = np.zeros(props.video.shape[0], dtype=bool)
+    position = {annotations.video_names[r]: i for i, r in enumerate(rows.tolist())}
+    amb_video = np.asarray(
+        [position.get(n, -1) for n in annotations.ambiguous_names], dtype=_I64
+    ).reshape(-1)
+    mine = amb_video >= 0
+    if not mine.any() or hit.shape[0] == 0:
+        return hit
+    amb = _feature_range(annotations.ambiguous_segments[mine], rate)
+    pred = np.stack([props.start, props.end], axis=1).astype(np.float64)
+    # integer-valued floats: a positive-length overlap is a shared index
+    index, _ = overlapping_pairs(props.video, pred, amb_video[mine], amb)
+    hit[index] = True
+    return hit
+
+
+def _integer_iou(pred: NDArray[np.float64], gt: NDArray[np.float64]) -> NDArray[np.float64]:
+    """IoU of paired integer index sets ``[s, e)`` (rows), ``|A & B| / |A | B|``."""
+    inter = np.maximum(np.minimum(pred[:, 1], gt[:, 1]) - np.maximum(pred[:, 0], gt[:, 0]), 0.0)
+    union = (pred[:, 1] - pred[:, 0]) + np.maximum(gt[:, 1] - gt[:, 0], 0.0) - inter
+    out = np.zeros_like(inter)
+    np.divide(inter, union, out=out, where=union > 0)
+    return out
+
+
+def _true_positives(
+    p_group: NDArray[np.int64],
+    p_seg: NDArray[np.float64],
+    g_group: NDArray[np.int64],
+    g_seg: NDArray[np.float64],
+    thr: NDArray[np.float64],
+) -> NDArray[np.bool_]:
+    """W-TALC's first-fit matching for every threshold: ``(T, N)`` bool.
+
+    Proposals (rows, already in rank order) take, in turn, the first free ground truth of
+    their group in ground-truth index order with ``IoU >= t``. A first-fit choice is the
+    largest-value choice of :func:`greedy_match` when every admissible pair has value 1 and
+    index order breaks the ties, so each threshold is one call with binary values.
+    """
+    n = p_group.shape[0]
+    tp = np.zeros((thr.shape[0], n), dtype=bool)
+    if n == 0 or g_group.shape[0] == 0:
+        return tp
+    agent, item = overlapping_pairs(p_group, p_seg, g_group, g_seg)
+    iou = _integer_iou(p_seg[agent], g_seg[item])
+    tiebreak = np.arange(g_group.shape[0], dtype=_I64)  # list order: the first fit
+    one = np.ones(1, dtype=np.float64)
+    for t, threshold in enumerate(thr.tolist()):
+        admissible = iou >= threshold
+        a, i = agent[admissible], item[admissible]
+        if a.size == 0:
+            continue
+        agents, component = conflict_components(a, i, p_group, p_seg, g_seg)
+        choice = greedy_match(
+            a, i, np.ones(a.shape[0]), agents, component, tiebreak, one, strict=False
+        )
+        tp[t, agents[choice[0] >= 0]] = True
+    return tp
+
+
+def evaluate_wtalc(
+    annotations: WtalcAnnotations,
+    scores: ScoresInput,
+    *,
+    feature_type: FeatureType = "I3D",
+    tiou_thresholds: str | float | Iterable[float] = WTALC_TIOU_THRESHOLDS,
+    empty_class: EmptyClassRule = "zero_map",
+) -> WtalcResult:
+    """W-TALC's ``getDetectionMAP``, exact (see the module docstring), as fractions.
+
+    Args:
+        annotations: from :func:`load_wtalc_annotations`.
+        scores: raw per-snippet class scores (W-TALC feeds its model's logits): a mapping
+            ``{video name: (L, C) array}`` that covers every test video with segments (other
+            test videos are ignored, non-test names are refused), or a sequence with one
+            ``(L, C)`` array per test video in annotation order. float32 or float64 (computed
+            in that dtype), finite, columns in ``class_names`` order; ``L`` is never compared
+            with the duration. Torch tensors are accepted (duck-typed).
+        feature_type: ``"I3D"`` (``25/16`` features per second) or ``"UNT"`` (``10/4``).
+        tiou_thresholds: in ``(0, 1]``; W-TALC's fixed list by default.
+        empty_class: ``"zero_map"`` reproduces W-TALC: a class with no proposal left makes the
+            mAP 0 at every threshold (with a :class:`WtalcEmptyClassWarning` naming the
+            classes); ``"zero_ap"`` gives such a class AP 0 and averages as usual.
+
+    Returns:
+        :class:`WtalcResult`: ``mAP (T,)``, ``average_mAP``, ``ap (C_eval, T)`` for the
+        evaluated classes sorted by name, and the counts.
+
+    Raises:
+        EvaluationInputError: invalid scores, thresholds, ``feature_type`` or ``empty_class``,
+            or no ground truth in the test subset.
+    """
+    rate = _feature_rate(feature_type)
+    if empty_class not in ("zero_map", "zero_ap"):
+        raise EvaluationInputError(
+            f"empty_class must be 'zero_map' or 'zero_ap', got {empty_class!r}",
+            field="empty_class",
+        )
+    thr = parse_tiou_thresholds(tiou_thresholds)
+    if np.any(thr <= 0):
+        raise EvaluationInputError(
+            f"tIoU thresholds must be > 0 for the W-TALC protocol, got {thr.tolist()}",
+            field="tiou",
+        )
+    rows = annotations.evaluated_rows()
+    if rows.shape[0] == 0:
+        raise EvaluationInputError("the test subset has no action instance to evaluate against")
+    cas = _evaluated_scores(annotations, scores, rows)
+
+    # ground truth of the evaluated videos, in video then file order (W-TALC's list order)
+    position = np.full(len(annotations.video_names), -1, dtype=_I64)
+    position[rows] = np.arange(rows.shape[0], dtype=_I64)
+    g_keep = position[annotations.videos] >= 0
+    g_video = position[annotations.videos[g_keep]]
+    g_label = annotations.labels[g_keep]
+    present = np.unique(g_label)
+    names = sorted(annotations.class_names[c] for c in present.tolist())
+    columns = np.asarray([annotations.class_names.index(n) for n in names], dtype=_I64)
+    n_eval = columns.shape[0]
+    rank_of_column = np.full(annotations.num_classes, -1, dtype=_I64)
+    rank_of_column[columns] = np.arange(n_eval, dtype=_I64)
+    g_cls = rank_of_column[g_label]
+    g_seg = _feature_range(annotations.segments[g_keep], rate)
+    g_seg[:, 1] = np.maximum(g_seg[:, 1], g_seg[:, 0])  # empty ranges stay empty
+
+    props = _proposals(cas, columns)
+    hit = _ambiguous_hits(annotations, rows, props, rate)
+    keep = ~hit
+    p_video, p_cls = props.video[keep], props.label[keep]
+    p_start, p_end, p_score = props.start[keep], props.end[keep], props.score[keep]
+    # rank: class, descending score; ties: earlier video, then earlier segment (stable)
+    order = np.lexsort((p_start, p_video, -p_score, p_cls))
+    p_video, p_cls, p_score = p_video[order], p_cls[order], p_score[order]
+    p_seg = np.stack([p_start[order], p_end[order]], axis=1).astype(np.float64)
+    n_videos = rows.shape[0]
+    tp = _true_positives(p_cls * n_videos + p_video, p_seg, g_cls * n_videos + g_video, g_seg, thr)
+
+    # non-interpolated AP: sum of the precision at each true positive / #ground truths
+    n_thr = thr.shape[0]
+    npos = np.bincount(g_cls, minlength=n_eval).astype(np.float64)
+    class_start = np.searchsorted(p_cls, np.arange(n_eval + 1))
+    t_idx, j = np.nonzero(tp)  # by threshold, then rank
+    seg = t_idx * n_eval + p_cls[j]
+    n_tp = np.arange(seg.shape[0]) - np.searchsorted(seg, seg, side="left") + 1
+    rank = j - class_start[p_cls[j]] + 1
+    summed = np.bincount(seg, weights=n_tp / rank, minlength=n_thr * n_eval)
+    ap = np.ascontiguousarray((summed.reshape(n_thr, n_eval) / npos[None, :]).T)
+
+    counts = np.diff(class_start)
+    empty = tuple(names[c] for c in np.flatnonzero(counts == 0).tolist())
+    if empty and empty_class == "zero_map":
+        warnings.warn(
+            f"W-TALC protocol: no proposal left for class(es) {', '.join(empty)}; as in "
+            "W-TALC's getDetectionMAP the mAP is 0 at every tIoU (pass empty_class='zero_ap' "
+            "to give only these classes AP 0)",
+            WtalcEmptyClassWarning,
+            stacklevel=2,
+        )
+        m_ap = np.zeros(n_thr, dtype=np.float64)
+    else:
+        m_ap = ap.mean(axis=0)
+    return WtalcResult(
+        tiou_thresholds=thr,
+        mAP=m_ap,
+        average_mAP=float(m_ap.mean()),
+        ap=ap,
+        class_names=tuple(names),
+        n_predictions=int(p_score.shape[0]),
+        n_ground_truth=int(g_cls.shape[0]),
+        protocol="wtalc",
+        empty_classes=empty,
+        n_ambiguous_removed=int(hit.sum()),
+        empty_class=empty_class,
+    )
