@@ -184,8 +184,8 @@ def test_random_scores_on_the_real_test_videos(real: WtalcAnnotations) -> None:
     rng = np.random.default_rng(0)
     scores = [rng.standard_normal((n, 20)).astype(np.float32) for n in lengths_of(real)]
     res = agree(real, scores)
-    assert res.n_ground_truth == 3358 and res.n_predictions > 100_000
-    assert res.n_ambiguous_removed > 0
+    assert res.num_ground_truth == 3358 and res.num_predictions > 100_000
+    assert res.num_ambiguous_removed > 0
 
 
 def test_noisy_ground_truth_scores_on_the_real_test_videos(real: WtalcAnnotations) -> None:
@@ -207,7 +207,7 @@ def test_quantised_scores_tie_at_the_mid_range_and_across_videos(real: WtalcAnno
         np.round(random_walk(rng, n, 20) / 4.0).astype(np.float32) / 2 for n in lengths_of(real)
     ]
     res = agree(real, scores)
-    assert res.n_predictions > 0
+    assert res.num_predictions > 0
 
 
 def test_untrimmednet_feature_rate(real: WtalcAnnotations) -> None:
@@ -395,15 +395,15 @@ def test_ambiguous_intervals_delete_proposals_that_share_an_index() -> None:
     values = [0.0] * 10 + [3.0] * 5 + [0.0] * 5 + [2.0] * 4
     segments = [(6.4, 9.6)]  # [10, 15): the first proposal is a true positive
     clean = agree(_one_video(segments), [_column(values)])
-    assert clean.ap[0, 0] == 1.0 and clean.n_predictions == 2
+    assert clean.ap[0, 0] == 1.0 and clean.num_predictions == 2
     touching = _one_video(segments, ambiguous=[("v", 9.6, 12.8)])  # [15, 20): no shared index
-    assert agree(touching, [_column(values)]).n_predictions == 2
+    assert agree(touching, [_column(values)]).num_predictions == 2
     sharing = _one_video(segments, ambiguous=[("v", 9.0, 9.8)])  # [14, 15): shares index 14
     res = agree(sharing, [_column(values)])
-    assert res.n_predictions == 1 and res.n_ambiguous_removed == 1
+    assert res.num_predictions == 1 and res.num_ambiguous_removed == 1
     assert res.ap[0, 0] == 0.0  # the true positive was deleted
     other = _one_video(segments, ambiguous=[("w", 0.0, 100.0), ("v", 3.0, 3.0)])
-    assert agree(other, [_column(values)]).n_ambiguous_removed == 0  # other video, empty range
+    assert agree(other, [_column(values)]).num_ambiguous_removed == 0  # other video, empty range
 
 
 def test_exact_score_ties_rank_the_earlier_video_first() -> None:
@@ -468,7 +468,7 @@ def test_empty_class_after_ambiguous_deletion() -> None:
     cas = _column([0.0] * 10 + [3.0] * 5 + [0.0])
     with pytest.warns(WtalcEmptyClassWarning, match="A"):
         res = evaluate_wtalc(ann, [cas])
-    assert res.mAP.tolist() == [0.0] * 5 and res.n_ambiguous_removed == 1
+    assert res.mAP.tolist() == [0.0] * 5 and res.num_ambiguous_removed == 1
 
 
 # ---------------------------------------------------------------------------------------------

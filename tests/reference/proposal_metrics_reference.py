@@ -62,10 +62,10 @@ def average_recall_curve(
     for v, _, _ in gts:
         if v not in videos:
             videos.append(v)
-    n_videos = len(videos)
+    num_videos = len(videos)
     if max_avg is None:
-        max_avg = float(len(proposals)) / n_videos
-    ratio = max_avg * float(n_videos) / len(proposals)
+        max_avg = float(len(proposals)) / num_videos
+    ratio = max_avg * float(num_videos) / len(proposals)
     tables = []  # per video: tIoU of every (instance, kept proposal), and the kept count
     total = 0
     for v in videos:
@@ -74,7 +74,7 @@ def average_recall_curve(
         kept = min(int(len(p) * ratio), len(p))
         total += kept
         tables.append(([[tiou(q[:2], x) for q in p[:kept]] for x in g], kept))
-    factor = max_avg * float(n_videos) / total
+    factor = max_avg * float(num_videos) / total
     pcn = [(j + 1) / num_points * factor for j in range(num_points)]
     n_gt = len(gts)
     recall = []
@@ -95,7 +95,7 @@ def average_recall_curve(
         for row in recall:
             acc += row[j]
         average.append(acc / len(thresholds))
-    per_video = [x * (float(total) / n_videos) for x in pcn]
+    per_video = [x * (float(total) / num_videos) for x in pcn]
     area = 0.0
     for j in range(1, num_points):
         area += (per_video[j] - per_video[j - 1]) * (average[j] + average[j - 1]) / 2.0
@@ -105,7 +105,7 @@ def average_recall_curve(
         "proposals_per_video": per_video,
         "area": area,
         "auc": 100.0 * area / per_video[-1],
-        "n_retrieved": total,
+        "num_retrieved": total,
         "max_avg": max_avg,
     }
 

@@ -28,14 +28,10 @@ from typing import TextIO
 from ..evaluation.annotations import GroundTruth, Predictions, Thumos14Annotations
 from ..evaluation.detection import ACTIVITYNET_TIOU_THRESHOLDS, evaluate_detection
 from ..evaluation.errors import EvaluationInputError
-from ..evaluation.io import (
-    load_activitynet_ground_truth,
-    load_activitynet_results,
-    load_thumos14_annotations,
-    load_thumos14_results,
-)
+from ..evaluation.io import load_activitynet_ground_truth, load_activitynet_results
 from ..evaluation.result import DetectionResult
 from ..evaluation.thumos14 import THUMOS14_OFFICIAL_TIOU_THRESHOLDS, evaluate_thumos14
+from ..evaluation.thumos14_io import load_thumos14_annotations, load_thumos14_results
 from ..evaluation.tiou import parse_tiou_thresholds
 
 __all__ = ["build_parser", "main"]

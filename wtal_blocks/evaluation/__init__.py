@@ -7,9 +7,11 @@
 * :mod:`.result`: :class:`DetectionResult`, what every protocol returns.
 * :mod:`.curves`: precision–recall curves from the protocols' own matching.
 * :mod:`.classification`: video-level classification mAP and the UM accuracy.
-* :mod:`.io`: ActivityNet JSON and THUMOS'14 text readers/writers.
+* :mod:`.io`: ActivityNet JSON readers and writers; :mod:`.thumos14_io`: the THUMOS'14 text
+  files.
 * :mod:`.tiou`: the segment tIoU and the threshold lists.
-* :mod:`.proposal_metrics`: ActivityNet AR@AN (and its AUC), top-k× recall.
+* :mod:`.proposal_metrics`: ActivityNet AR@AN (and its AUC); :mod:`.topkx_recall`: top-k×
+  recall.
 * :mod:`.wtalc`: W-TALC's ``detectionMAP`` protocol on dense per-segment scores.
 * :mod:`.segment_ops`: intersection over the candidate's length (IoP), ground-truth
   deduplication (ActionFormer/OpenTAD).
@@ -35,9 +37,6 @@ from .errors import EvaluationInputError
 from .io import (
     load_activitynet_ground_truth,
     load_activitynet_results,
-    load_thumos14_annotations,
-    load_thumos14_class_list,
-    load_thumos14_results,
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
@@ -45,11 +44,8 @@ from .metric import DetectionMAP
 from .proposal_metrics import (
     PROPOSAL_TIOU_THRESHOLDS,
     AverageRecallCurve,
-    TopKxRecallResult,
     average_recall_vs_avg_nr_proposals,
     evaluate_proposals,
-    evaluate_topkx_recall,
-    topkx_recall,
 )
 from .result import DetectionResult
 from .segment_ops import (
@@ -63,7 +59,13 @@ from .thumos14 import (
     average_precision_thumos14,
     evaluate_thumos14,
 )
+from .thumos14_io import (
+    load_thumos14_annotations,
+    load_thumos14_class_list,
+    load_thumos14_results,
+)
 from .tiou import parse_tiou_thresholds, segment_tiou
+from .topkx_recall import TopKxRecallResult, evaluate_topkx_recall, topkx_recall
 from .wtalc import (
     WTALC_TIOU_THRESHOLDS,
     WtalcAnnotations,

@@ -1,7 +1,5 @@
-"""Pairwise segment overlaps with a strict input contract, and ground-truth deduplication.
+"""Intersection over a segment's own length, and ground-truth deduplication.
 
-* :func:`segment_tiou`: the tIoU of the ActivityNet protocol (the formula of
-  :func:`wtal_blocks.evaluation.tiou.segment_tiou`), refusing flat, empty and invalid input.
 * :func:`segment_iop`: intersection over the candidate's own length (mmaction2's
   ``temporal_iop``, BSN/BMN's ``ioa_with_anchors``, mmaction2's ``overlap_self``).
 * :func:`deduplicate_ground_truth` / :func:`find_duplicate_instances`: drop zero-length (or very
@@ -23,107 +21,16 @@ from numpy.typing import ArrayLike, NDArray
 from ._arrays import as_numpy
 from .annotations import GroundTruth
 from .errors import EvaluationInputError
+from .tiou import _intersection, _strict_segments
 
 __all__ = [
     "DeduplicationReport",
     "deduplicate_ground_truth",
     "find_duplicate_instances",
     "segment_iop",
-    "segment_tiou",
 ]
 
 DedupConvention = Literal["opentad", "actionformer"]
-
-
-def _strict_segments(name: str, x: Any) -> NDArray[np.float64]:
-    """``(N, 2)`` float64 with ``N >= 1``, finite, ``start <= end``; anything else raises."""
-    try:
-        arr = np.asarray(as_numpy(x), dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise EvaluationInputError(
-            f"{name} must be a numeric (N, 2) array of [start, end] rows: {exc}", field=name
-        ) from None
-    if arr.ndim == 1 and arr.size == 0:
-        raise EvaluationInputError(
-            f"{name} is empty: shape {arr.shape}, need at least one [start, end] row", field=name
-        )
-    if arr.ndim != 2:
-        hint = (
-            " (a flat list is not reshaped; write one segment as [[start, end]])"
-            if arr.ndim == 1
-            else ""
-        )
-        raise EvaluationInputError(
-            f"{name} must be 2-D (N, 2) [start, end] rows, got shape {arr.shape}{hint}", field=name
-        )
-    if arr.shape[1] != 2:
-        raise EvaluationInputError(
-            f"{name} must have 2 columns [start, end], got shape {arr.shape}", field=name
-        )
-    if arr.shape[0] == 0:
-        raise EvaluationInputError(
-            f"{name} is empty: shape {arr.shape}, need at least one [start, end] row", field=name
-        )
-    finite = np.isfinite(arr).all(axis=1)
-    if not finite.all():
-        i = int(np.flatnonzero(~finite)[0])
-        raise EvaluationInputError(
-            f"{name}[{i}] = {arr[i].tolist()} is not finite (NaN or inf)", field=name, index=i
-        )
-    bad = arr[:, 1] < arr[:, 0]
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise EvaluationInputError(
-            f"{name}[{i}] = {arr[i].tolist()} ends before it starts (end < start)",
-            field=name,
-            index=i,
-        )
-    return arr
-
-
-def _intersection(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``(N, M)`` ``max(0, min(e_a, e_b) - max(s_a, s_b))``."""
-    inter = np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    np.maximum(inter, 0.0, out=inter)
-    return inter
-
-
-def segment_tiou(segments_a: ArrayLike, segments_b: ArrayLike) -> NDArray[np.float64]:
-    """Pairwise temporal IoU of the ActivityNet protocol, with a strict input contract.
-
-    ``tIoU = I / ((e_b - s_b) + (e_a - s_a) - I)`` with ``I = max(0, min(e_a, e_b) -
-    max(s_a, s_b))``, evaluated with the same float operations as ActivityNet's
-    ``Evaluation/utils.py`` ``segment_iou`` (and as
-    :func:`wtal_blocks.evaluation.tiou.segment_tiou`), so values are bit-identical.
-    **Zero-union rule:** two zero-length segments have union 0; their tIoU is 0 (the official
-    code divides 0 by 0 and gets NaN, which never passes a threshold either).
-
-    Unlike the lenient :func:`wtal_blocks.evaluation.tiou.segment_tiou`, which reshapes any
-    input to ``(-1, 2)`` (so a flat ``[0, 1, 2, 3]`` silently becomes two segments) and returns
-    a ``(0, M)`` matrix for empty input, this function accepts only proper segment tables.
-
-    Args:
-        segments_a: ``(N, 2)`` ``[start, end]`` rows, ``N >= 1``, finite, ``start <= end``;
-            numpy arrays, nested lists or torch tensors (converted without importing torch).
-        segments_b: ``(M, 2)``, same contract.
-
-    Returns:
-        ``(N, M)`` float64, values in ``[0, 1]``.
-
-    Raises:
-        EvaluationInputError: one line naming the argument and the problem, for input that is
-            not 2-D (including a flat list or a single ``[start, end]`` pair), has a second
-            dimension other than 2, has zero rows (``[]`` or shape ``(0, 2)``), is not
-            numeric, holds NaN/inf, or has a row with ``end < start`` (the index of the first
-            bad row is named).
-    """
-    a = _strict_segments("segments_a", segments_a)
-    b = _strict_segments("segments_b", segments_b)
-    inter = _intersection(a, b)
-    union = (b[None, :, 1] - b[None, :, 0]) + (a[:, None, 1] - a[:, None, 0]) - inter
-    out = np.zeros_like(inter)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
 
 
 def segment_iop(candidates: ArrayLike, targets: ArrayLike) -> NDArray[np.float64]:
@@ -173,31 +80,31 @@ class DeduplicationReport:
     """What :func:`deduplicate_ground_truth` dropped.
 
     Attributes:
-        n_input: instances before.
-        n_zero_length: instances dropped as zero-length (``end - start <= 0``, OpenTAD) or as
+        num_input: instances before.
+        num_zero_length: instances dropped as zero-length (``end - start <= 0``, OpenTAD) or as
             very short (``end - start < tol``, ActionFormer).
-        n_duplicates: instances dropped as repeats of an earlier kept instance.
+        num_duplicates: instances dropped as repeats of an earlier kept instance.
         kept: ``(G,)`` bool, True for the instances that were kept (input order).
         convention: ``"opentad"`` or ``"actionformer"``.
         tol: the tolerance used.
     """
 
-    n_input: int
-    n_zero_length: int
-    n_duplicates: int
+    num_input: int
+    num_zero_length: int
+    num_duplicates: int
     kept: NDArray[np.bool_]
     convention: str
     tol: float
 
     @property
-    def n_kept(self) -> int:
+    def num_kept(self) -> int:
         """Instances kept."""
-        return self.n_input - self.n_zero_length - self.n_duplicates
+        return self.num_input - self.num_zero_length - self.num_duplicates
 
     def __str__(self) -> str:
         return (
-            f"{self.n_input} instances: dropped {self.n_zero_length} zero-length and "
-            f"{self.n_duplicates} duplicate(s), kept {self.n_kept} "
+            f"{self.num_input} instances: dropped {self.num_zero_length} zero-length and "
+            f"{self.num_duplicates} duplicate(s), kept {self.num_kept} "
             f"({self.convention}, tol={self.tol:g})"
         )
 
@@ -412,9 +319,9 @@ def deduplicate_ground_truth(
         videos=np.ascontiguousarray(gt.videos[kept]),
     )
     report = DeduplicationReport(
-        n_input=int(kept.shape[0]),
-        n_zero_length=int(zero.sum()),
-        n_duplicates=int(dup.sum()),
+        num_input=int(kept.shape[0]),
+        num_zero_length=int(zero.sum()),
+        num_duplicates=int(dup.sum()),
         kept=kept,
         convention=convention,
         tol=float(tol),

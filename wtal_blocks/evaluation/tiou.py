@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._arrays import as_numpy
 from .errors import EvaluationInputError
 
 __all__ = [
@@ -123,24 +125,90 @@ def format_tiou_thresholds(thresholds: ArrayLike) -> list[str]:
     return [repr(float(t)) for t in np.asarray(thresholds, dtype=np.float64).ravel()]
 
 
-def segment_tiou(segments_a: ArrayLike, segments_b: ArrayLike) -> NDArray[np.float64]:
-    """Pairwise temporal IoU of the ActivityNet protocol.
+def _strict_segments(name: str, x: Any) -> NDArray[np.float64]:
+    """``(N, 2)`` float64 with ``N >= 1``, finite, ``start <= end``; anything else raises."""
+    try:
+        arr = np.asarray(as_numpy(x), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EvaluationInputError(
+            f"{name} must be a numeric (N, 2) array of [start, end] rows: {exc}", field=name
+        ) from None
+    if arr.ndim == 1 and arr.size == 0:
+        raise EvaluationInputError(
+            f"{name} is empty: shape {arr.shape}, need at least one [start, end] row", field=name
+        )
+    if arr.ndim != 2:
+        hint = (
+            " (a flat list is not reshaped; write one segment as [[start, end]])"
+            if arr.ndim == 1
+            else ""
+        )
+        raise EvaluationInputError(
+            f"{name} must be 2-D (N, 2) [start, end] rows, got shape {arr.shape}{hint}", field=name
+        )
+    if arr.shape[1] != 2:
+        raise EvaluationInputError(
+            f"{name} must have 2 columns [start, end], got shape {arr.shape}", field=name
+        )
+    if arr.shape[0] == 0:
+        raise EvaluationInputError(
+            f"{name} is empty: shape {arr.shape}, need at least one [start, end] row", field=name
+        )
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise EvaluationInputError(
+            f"{name}[{i}] = {arr[i].tolist()} is not finite (NaN or inf)", field=name, index=i
+        )
+    bad = arr[:, 1] < arr[:, 0]
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EvaluationInputError(
+            f"{name}[{i}] = {arr[i].tolist()} ends before it starts (end < start)",
+            field=name,
+            index=i,
+        )
+    return arr
 
-    ``tIoU = max(0, min(e1, e2) - max(s1, s2)) / ((e1 - s1) + (e2 - s2) - intersection)``.
-    The union is 0 only for two zero-length segments; the tIoU is then defined as 0 (the
-    official code would produce NaN), so such a pair never matches.
 
-    Args:
-        segments_a: ``(N, 2)`` ``[start, end]`` with ``start <= end``.
-        segments_b: ``(M, 2)`` ``[start, end]``.
-
-    Returns:
-        ``(N, M)`` float64.
-    """
-    a = np.asarray(segments_a, dtype=np.float64).reshape(-1, 2)
-    b = np.asarray(segments_b, dtype=np.float64).reshape(-1, 2)
+def _intersection(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(N, M)`` ``max(0, min(e_a, e_b) - max(s_a, s_b))``."""
     inter = np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0])
     np.maximum(inter, 0.0, out=inter)
+    return inter
+
+
+def segment_tiou(segments_a: ArrayLike, segments_b: ArrayLike) -> NDArray[np.float64]:
+    """Pairwise temporal IoU of the ActivityNet protocol, with a strict input contract.
+
+    ``tIoU = I / ((e_b - s_b) + (e_a - s_a) - I)`` with ``I = max(0, min(e_a, e_b) -
+    max(s_a, s_b))``, evaluated with the same float operations as ActivityNet's
+    ``Evaluation/utils.py`` ``segment_iou`` (and as
+    :func:`wtal_blocks.evaluation.tiou.segment_tiou`), so values are bit-identical.
+    **Zero-union rule:** two zero-length segments have union 0; their tIoU is 0 (the official
+    code divides 0 by 0 and gets NaN, which never passes a threshold either).
+
+    Only proper segment tables are accepted: a flat ``[0, 1, 2, 3]`` is not read as two
+    segments, and an empty table is an error rather than a ``(0, M)`` matrix.
+
+    Args:
+        segments_a: ``(N, 2)`` ``[start, end]`` rows, ``N >= 1``, finite, ``start <= end``;
+            numpy arrays, nested lists or torch tensors (converted without importing torch).
+        segments_b: ``(M, 2)``, same contract.
+
+    Returns:
+        ``(N, M)`` float64, values in ``[0, 1]``.
+
+    Raises:
+        EvaluationInputError: one line naming the argument and the problem, for input that is
+            not 2-D (including a flat list or a single ``[start, end]`` pair), has a second
+            dimension other than 2, has zero rows (``[]`` or shape ``(0, 2)``), is not
+            numeric, holds NaN/inf, or has a row with ``end < start`` (the index of the first
+            bad row is named).
+    """
+    a = _strict_segments("segments_a", segments_a)
+    b = _strict_segments("segments_b", segments_b)
+    inter = _intersection(a, b)
     union = (b[None, :, 1] - b[None, :, 0]) + (a[:, None, 1] - a[:, None, 0]) - inter
     out = np.zeros_like(inter)
     np.divide(inter, union, out=out, where=union > 0)

@@ -1,0 +1,194 @@
+"""Readers of the official THUMOS'14 text files (standard library and numpy only).
+
+* ``detclasslist.txt``: ``ucf101_id name`` per line;
+* per-class annotations ``CLASS_<subset>.txt`` and ``Ambiguous_<subset>.txt``:
+  ``video start end`` per line, in seconds;
+* detection results: ``video start end ucf101_class_id score`` per line.
+
+Every problem raises :class:`EvaluationInputError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import Predictions, Thumos14Annotations
+from .errors import EvaluationInputError
+
+__all__ = ["load_thumos14_annotations", "load_thumos14_class_list", "load_thumos14_results"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _text_lines(path: Path, what: str) -> list[tuple[int, list[str]]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise EvaluationInputError(f"{what} not found", path=path) from None
+    except OSError as exc:
+        raise EvaluationInputError(
+            f"cannot read {what}: {exc.strerror or exc}", path=path
+        ) from None
+    return [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _text_number(text: str, path: Path, video: str, line: int, field: str) -> float:
+    try:
+        out = float(text)
+    except ValueError:
+        raise EvaluationInputError(
+            f"line {line}: {text!r} is not a number", path=path, video=video, field=field
+        ) from None
+    if not math.isfinite(out):
+        raise EvaluationInputError(
+            f"line {line}: {text!r} is not finite", path=path, video=video, field=field
+        )
+    return out
+
+
+def _strip_video(name: str) -> str:
+    # the official kit accepts "video_test_0000004.mpeg" for "video_test_0000004"
+    return name[:-5] if name.endswith(".mpeg") else name
+
+
+def load_thumos14_class_list(path: PathLike) -> tuple[tuple[int, str], ...]:
+    """``detclasslist.txt``: ``(ucf101_id, class_name)`` per line, in file order."""
+    p = Path(path)
+    out = []
+    for n, parts in _text_lines(p, "class list"):
+        if len(parts) != 2:
+            raise EvaluationInputError(
+                f"line {n}: expected 'ucf101_id name', got {' '.join(parts)!r}", path=p
+            )
+        try:
+            out.append((int(parts[0]), parts[1]))
+        except ValueError:
+            raise EvaluationInputError(
+                f"line {n}: class id {parts[0]!r} is not an integer", path=p
+            ) from None
+    if not out:
+        raise EvaluationInputError("no class in the class list", path=p)
+    return tuple(out)
+
+
+def _read_segments_file(path: Path, what: str) -> tuple[list[str], list[tuple[float, float]]]:
+    videos, segs = [], []
+    for n, parts in _text_lines(path, what):
+        if len(parts) != 3:
+            raise EvaluationInputError(
+                f"line {n}: expected 'video start end', got {' '.join(parts)!r}", path=path
+            )
+        video = _strip_video(parts[0])
+        start = _text_number(parts[1], path, video, n, "start")
+        end = _text_number(parts[2], path, video, n, "end")
+        if end < start:
+            raise EvaluationInputError(
+                f"line {n}: segment [{start}, {end}] ends before it starts (end < start)",
+                path=path,
+                video=video,
+                field="segment",
+            )
+        videos.append(video)
+        segs.append((start, end))
+    return videos, segs
+
+
+def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thumos14Annotations:
+    """Read the official THUMOS'14 annotation folder.
+
+    Args:
+        directory: folder with ``detclasslist.txt``, ``CLASS_<subset>.txt`` for every listed
+            class and ``Ambiguous_<subset>.txt`` (when that file is absent, no segment is
+            ambiguous).
+        subset: ``"test"`` or ``"val"`` (the file-name suffix).
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise EvaluationInputError(
+            "annotation folder not found (expected a folder with detclasslist.txt)", path=root
+        )
+    classes = load_thumos14_class_list(root / "detclasslist.txt")
+    video_index: dict[str, int] = {}
+    segs: list[tuple[float, float]] = []
+    labels: list[int] = []
+    vids: list[int] = []
+    for c, (_, name) in enumerate(classes):
+        videos, s = _read_segments_file(
+            root / f"{name}_{subset}.txt", f"annotation file of class {name!r}"
+        )
+        if not s:
+            raise EvaluationInputError(
+                f"class {name!r} has no annotated instance", path=root / f"{name}_{subset}.txt"
+            )
+        segs += s
+        labels += [c] * len(s)
+        vids += [video_index.setdefault(v, len(video_index)) for v in videos]
+    amb_path = root / f"Ambiguous_{subset}.txt"
+    amb_videos, amb_segs = (
+        _read_segments_file(amb_path, "ambiguous-segment file") if amb_path.exists() else ([], [])
+    )
+    amb_vids = [video_index.setdefault(v, len(video_index)) for v in amb_videos]
+    return Thumos14Annotations(
+        class_names=tuple(n for _, n in classes),
+        class_ids=tuple(i for i, _ in classes),
+        video_ids=tuple(video_index),
+        segments=np.array(segs, dtype=np.float64).reshape(-1, 2),
+        labels=np.array(labels, dtype=np.int64),
+        videos=np.array(vids, dtype=np.int64),
+        ambiguous_segments=np.array(amb_segs, dtype=np.float64).reshape(-1, 2),
+        ambiguous_videos=np.array(amb_vids, dtype=np.int64),
+        subset=subset,
+    )
+
+
+def load_thumos14_results(path: PathLike) -> Predictions:
+    """Read official THUMOS'14 detection results: ``video start end ucf101_class_id score``.
+
+    ``label_names`` hold the class ids as text (``"7"``); ``.mpeg`` suffixes of video names are
+    dropped as the official kit does. An empty file gives zero predictions.
+    """
+    p = Path(path)
+    video_index: dict[str, int] = {}
+    vocab: dict[str, int] = {}
+    vids, codes, segs, scores = [], [], [], []
+    for n, parts in _text_lines(p, "results file"):
+        if len(parts) != 5:
+            raise EvaluationInputError(
+                f"line {n}: expected 'video start end class_id score', got {' '.join(parts)!r}",
+                path=p,
+            )
+        video = _strip_video(parts[0])
+        start = _text_number(parts[1], p, video, n, "start")
+        end = _text_number(parts[2], p, video, n, "end")
+        if end < start:
+            raise EvaluationInputError(
+                f"line {n}: segment [{start}, {end}] ends before it starts",
+                path=p,
+                video=video,
+                field="segment",
+            )
+        try:
+            class_id = str(int(parts[3]))
+        except ValueError:
+            raise EvaluationInputError(
+                f"line {n}: class id {parts[3]!r} is not an integer",
+                path=p,
+                video=video,
+                field="class_id",
+            ) from None
+        scores.append(_text_number(parts[4], p, video, n, "score"))
+        segs.append((start, end))
+        vids.append(video_index.setdefault(video, len(video_index)))
+        codes.append(vocab.setdefault(class_id, len(vocab)))
+    return Predictions(
+        video_ids=tuple(video_index),
+        label_names=tuple(vocab),
+        segments=np.array(segs, dtype=np.float64).reshape(-1, 2),
+        scores=np.array(scores, dtype=np.float64),
+        labels=np.array(codes, dtype=np.int64),
+        videos=np.array(vids, dtype=np.int64),
+    )
