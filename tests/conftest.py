@@ -3,8 +3,9 @@
 * Triton kernels run under the interpreter on machines without CUDA, so the kernel tests
   exercise the very same kernel code on the CPU (``TRITON_INTERPRET`` must be set before
   ``triton`` is first imported, hence here).
-* ``shared_data`` locates the real annotation/result files in ``../shared/data`` (or
-  ``$WTAL_SHARED_DATA``) and skips, with the reason, when they are absent.
+* ``real_data`` is ``tests/data``: the public annotation and result files that the
+  published-figure reproductions read (see ``tests/data/README.md``); they are part of the
+  repository, so no test skips for missing data.
 """
 
 from __future__ import annotations
@@ -38,21 +39,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _shared_data_dir() -> Path:
-    env = os.environ.get("WTAL_SHARED_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+DATA = REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """Path to ``../shared/data``; skips the test when the folder is absent."""
-    path = _shared_data_dir()
-    if not path.is_dir():
-        pytest.skip(
-            f"real data folder {path} is absent (set WTAL_SHARED_DATA to its location "
-            "to run the real-file reproductions)"
-        )
-    return path
+def real_data() -> Path:
+    """``tests/data``: the public annotation and result files of the published-figure tests."""
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def thumos14_annotation_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The official THUMOS'14 test annotation folder, unpacked from ``tests/data``."""
+    import tarfile
+
+    out = tmp_path_factory.mktemp("thumos14")
+    with tarfile.open(DATA / "thumos14_official_test_annotations.tar.gz") as archive:
+        archive.extractall(out, filter="data")
+    return out / "official_test_annotations"
 
 
 @pytest.fixture(scope="session")

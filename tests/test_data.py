@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -156,10 +157,10 @@ def test_thumos_unknown_label(tmp_path: Path) -> None:
 
 
 def test_activitynet_real_annotation_file_with_generated_features(
-    shared_data: Path, tmp_path: Path
+    real_data: Path, tmp_path: Path
 ) -> None:
-    gt = shared_data / "anet12" / "anet12_val_gt.json"
-    db = json.loads(gt.read_text())["database"]
+    gt = real_data / "anet12_val_gt.json.gz"
+    db = json.loads(gzip.decompress(gt.read_bytes()))["database"]
     vids = sorted(db)[:25]
     feats = tmp_path / "features"
     feats.mkdir()

@@ -330,26 +330,26 @@ ANET12_PUBLISHED = [
 AUTOLOC_THUMOS = [0.4704, 0.4213, 0.3609, 0.2927, 0.2147, 0.1317, 0.0577, 0.0164, 0.0021]
 
 
-def test_autoloc_activitynet12_reproduces_published_table(shared_data: Path) -> None:
-    gt = load_activitynet_ground_truth(shared_data / "anet12" / "anet12_val_gt.json")
-    preds = load_activitynet_results(shared_data / "results" / "autoloc_anet12_val.json")
+def test_autoloc_activitynet12_reproduces_published_table(real_data: Path) -> None:
+    gt = load_activitynet_ground_truth(real_data / "anet12_val_gt.json.gz")
+    preds = load_activitynet_results(real_data / "autoloc_anet12_val.json.gz")
     result = evaluate_detection(gt, preds, "0.5:0.95:0.05")
     assert gt.subset == "validation" and len(gt) == 3457 and len(preds) == 13295
     np.testing.assert_allclose(result.mAP, ANET12_PUBLISHED, rtol=0, atol=1e-6)
     assert result.average_mAP == pytest.approx(0.160391, abs=1e-6)
 
 
-def test_autoloc_thumos14_reproduces_readme_figures(shared_data: Path) -> None:
-    gt = load_activitynet_ground_truth(shared_data / "thumos14" / "gt.json", subset="test")
-    preds = load_activitynet_results(shared_data / "results" / "autoloc_thumos14_test.json")
+def test_autoloc_thumos14_reproduces_readme_figures(real_data: Path) -> None:
+    gt = load_activitynet_ground_truth(real_data / "thumos14_gt.json.gz", subset="test")
+    preds = load_activitynet_results(real_data / "autoloc_thumos14_test.json.gz")
     result = evaluate_detection(gt, preds, "0.1:0.9:0.1")
     assert len(gt) == 3311 and len(preds) == 20763
     np.testing.assert_allclose(result.mAP, AUTOLOC_THUMOS, rtol=0, atol=5e-5)
 
 
-def test_metric_object_on_real_files_equals_functional_core(shared_data: Path) -> None:
-    gt = load_activitynet_ground_truth(shared_data / "thumos14" / "gt.json")
-    preds = load_activitynet_results(shared_data / "results" / "autoloc_thumos14_test.json")
+def test_metric_object_on_real_files_equals_functional_core(real_data: Path) -> None:
+    gt = load_activitynet_ground_truth(real_data / "thumos14_gt.json.gz")
+    preds = load_activitynet_results(real_data / "autoloc_thumos14_test.json.gz")
     metric = DetectionMAP.from_ground_truth(gt, "0.1:0.7:0.1")
     for v, name in enumerate(preds.video_ids):  # per-video updates, as in a test loop
         m = preds.videos == v

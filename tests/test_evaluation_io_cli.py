@@ -393,13 +393,47 @@ def test_evaluator_import_path_does_not_import_torch() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_cli_on_real_files(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    gt = shared_data / "anet12" / "anet12_val_gt.json"
-    pred = shared_data / "results" / "autoloc_anet12_val.json"
+def test_cli_on_real_files(
+    real_data: Path, thumos14_annotation_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gt = real_data / "anet12_val_gt.json.gz"
+    pred = real_data / "autoloc_anet12_val.json.gz"
     assert main([str(gt), str(pred), "--json"]) == 0  # default subset and thresholds
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["tiou_thresholds"]) == 10 and abs(doc["average_mAP"] - 0.160391) < 1e-6
-    ann = shared_data / "thumos14" / "official_test_annotations"
-    turn = shared_data / "results" / "turn_flow_scnn_thumos14_test.txt"
+    ann = thumos14_annotation_dir
+    turn = real_data / "turn_flow_scnn_thumos14_test.txt.gz"
     assert main([str(ann), str(turn), "--protocol", "thumos14", "--tiou", "0.5", "--json"]) == 0
     assert abs(100 * json.loads(capsys.readouterr().out)["mAP"][0] - 25.6) <= 0.05
+
+
+# ----------------------------------------------------------------------------- built-in ground truth
+
+
+def test_builtin_ground_truth_names(real_data: Path) -> None:
+    from wtal_blocks.evaluation import evaluate_detection, load_activitynet_results
+
+    preds = load_activitynet_results(real_data / "autoloc_thumos14_test.json.gz")
+    by_file = evaluate_detection(real_data / "thumos14_gt.json.gz", preds, "0.1:0.7:0.1")
+    by_name = evaluate_detection("thumos14", preds, "0.1:0.7:0.1")
+    assert by_name.num_ground_truth == 3311
+    np.testing.assert_array_equal(by_name.mAP, by_file.mAP)
+    anet = load_activitynet_ground_truth("anet12")
+    assert anet.subset == "validation" and len(anet) == 3457 and len(anet.class_names) == 100
+
+
+def test_wtal_eval_with_a_builtin_name(real_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = str(real_data / "autoloc_thumos14_test.json.gz")
+    assert main(["thumos14", results, "--tiou", "0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mAP"][0] == pytest.approx(0.214741, abs=1e-6)  # AutoLoc's THUMOS'14 mAP@0.5
+
+
+def test_builtin_thumos14_official_annotations(thumos14_annotation_dir: Path) -> None:
+    from wtal_blocks.evaluation import load_thumos14_annotations
+
+    builtin = load_thumos14_annotations("thumos14")
+    on_disk = load_thumos14_annotations(thumos14_annotation_dir)
+    assert builtin.class_names == on_disk.class_names and len(builtin) == 3358
+    np.testing.assert_array_equal(builtin.segments, on_disk.segments)
+    np.testing.assert_array_equal(builtin.ambiguous_segments, on_disk.ambiguous_segments)

@@ -32,9 +32,9 @@ from wtal_blocks.evaluation import (
     load_activitynet_ground_truth,
     parse_tiou_thresholds,
     segment_iop,
+    segment_tiou,
     topkx_recall,
 )
-from wtal_blocks.evaluation import segment_tiou
 from wtal_blocks.evaluation.tiou import paired_tiou
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -60,9 +60,7 @@ def _random_segments(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(1, 6))
-def test_strict_tiou_is_the_reference_and_the_row_wise_tiou(
-    seed: int, n: int, m: int
-) -> None:
+def test_strict_tiou_is_the_reference_and_the_row_wise_tiou(seed: int, n: int, m: int) -> None:
     rng = np.random.default_rng(seed)
     a, b = _random_segments(rng, n), _random_segments(rng, m)
     got = segment_tiou(a, b)

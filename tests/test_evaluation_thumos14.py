@@ -195,9 +195,11 @@ def test_unknown_class_id_is_an_error_or_skipped(tmp_path: Path) -> None:
     assert result.mAP.tolist() == [0.75]
 
 
-def test_turn_scnn_reproduces_published_map_at_05(shared_data: Path) -> None:
-    ann = load_thumos14_annotations(shared_data / "thumos14" / "official_test_annotations")
-    preds = load_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
+def test_turn_scnn_reproduces_published_map_at_05(
+    real_data: Path, thumos14_annotation_dir: Path
+) -> None:
+    ann = load_thumos14_annotations(thumos14_annotation_dir)
+    preds = load_thumos14_results(real_data / "turn_flow_scnn_thumos14_test.txt.gz")
     assert len(ann.class_names) == 20 and len(preds) == 16565
     result = evaluate_thumos14(ann, preds, "0.1:0.5:0.1")
     assert abs(100 * result.mAP[4] - 25.6) <= 0.05
@@ -207,9 +209,11 @@ def test_turn_scnn_reproduces_published_map_at_05(shared_data: Path) -> None:
     assert evaluate_thumos14(ann, named, "0.1:0.5:0.1").ap.tolist() == result.ap.tolist()
 
 
-def test_turn_scnn_matches_reference_at_every_threshold(shared_data: Path) -> None:
-    ann = load_thumos14_annotations(shared_data / "thumos14" / "official_test_annotations")
-    preds = load_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
+def test_turn_scnn_matches_reference_at_every_threshold(
+    real_data: Path, thumos14_annotation_dir: Path
+) -> None:
+    ann = load_thumos14_annotations(thumos14_annotation_dir)
+    preds = load_thumos14_results(real_data / "turn_flow_scnn_thumos14_test.txt.gz")
     by_id = dict(zip(map(str, ann.class_ids), ann.class_names, strict=True))
     thresholds = [0.1, 0.3, 0.5, 0.7]
     ref_ap, ref_map = thumos14_map(

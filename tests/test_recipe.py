@@ -275,7 +275,7 @@ def test_cli_reports_data_errors_cleanly(
         )
         == 2
     )
-    assert "gt.json: file not found" in capsys.readouterr().err
+    assert "gt.json: annotation file not found" in capsys.readouterr().err
 
 
 def _ddp_worker(rank: int, world: int, rendezvous: str, cfg: UMConfig) -> None:

@@ -323,9 +323,9 @@ def test_thumos14_pr_curve_is_the_reference_ranking() -> None:
 
 
 @needs_matplotlib
-def test_pr_on_the_real_files(shared_data: Path) -> None:
-    gt = load_activitynet_ground_truth(shared_data / "thumos14" / "gt.json")
-    preds = load_activitynet_results(shared_data / "results" / "autoloc_thumos14_test.json")
+def test_pr_on_the_real_files(real_data: Path, thumos14_annotation_dir: Path) -> None:
+    gt = load_activitynet_ground_truth(real_data / "thumos14_gt.json.gz")
+    preds = load_activitynet_results(real_data / "autoloc_thumos14_test.json.gz")
     result = evaluate_detection(gt, preds, [0.3, 0.5])
     for name in ("BaseballPitch", "HighJump", "TennisSwing"):
         ci = result.class_names.index(name)
@@ -333,8 +333,8 @@ def test_pr_on_the_real_files(shared_data: Path) -> None:
             assert precision_recall(gt, preds, name, t).ap == pytest.approx(
                 result.ap[ci, ti], abs=1e-12
             )
-    ann = load_thumos14_annotations(shared_data / "thumos14" / "official_test_annotations")
-    turn = load_thumos14_results(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt")
+    ann = load_thumos14_annotations(thumos14_annotation_dir)
+    turn = load_thumos14_results(real_data / "turn_flow_scnn_thumos14_test.txt.gz")
     result = evaluate_thumos14(ann, turn, [0.5])
     for ci, name in enumerate(result.class_names):
         assert precision_recall_thumos14(ann, turn, name, 0.5).ap == pytest.approx(
@@ -440,14 +440,17 @@ def test_wtal_eval_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 @needs_matplotlib
 def test_wtal_eval_plots_thumos14_protocol(
-    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    real_data: Path,
+    thumos14_annotation_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from wtal_blocks.cli.eval import main
 
     plots = tmp_path / "plots"
     args = [
-        str(shared_data / "thumos14" / "official_test_annotations"),
-        str(shared_data / "results" / "turn_flow_scnn_thumos14_test.txt"),
+        str(thumos14_annotation_dir),
+        str(real_data / "turn_flow_scnn_thumos14_test.txt.gz"),
         "--protocol", "thumos14", "--plots", str(plots),
     ]  # fmt: skip
     assert main(args) == 0

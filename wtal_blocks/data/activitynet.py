@@ -23,14 +23,19 @@ video; ``T = 50`` segments are sampled (paper). Segment times come from each vid
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from .base import DataError, FileFeatureDataset, Sampling, labels_from_annotations
+from .base import (
+    DataError,
+    FileFeatureDataset,
+    Sampling,
+    labels_from_annotations,
+    read_annotations,
+)
 
 __all__ = ["ActivityNetFeatures"]
 
@@ -80,15 +85,8 @@ class ActivityNetFeatures(FileFeatureDataset):
         self.feature_dir = Path(feature_dir)
         self.subset = subset
         self.modal: Modal = modal
-        if not self.annotation_file.is_file():
-            raise DataError(f"{self.annotation_file}: annotation file not found")
-        try:
-            self.annotations: dict[str, Any] = json.loads(self.annotation_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{self.annotation_file}: malformed JSON ({exc})") from None
-        database = self.annotations.get("database") if isinstance(self.annotations, dict) else None
-        if not isinstance(database, dict):
-            raise DataError(f"{self.annotation_file}: missing the 'database' object")
+        self.annotations: dict[str, Any] = read_annotations(self.annotation_file)
+        database = self.annotations["database"]
         all_labels = sorted(
             {
                 a["label"]

@@ -120,6 +120,25 @@ def pad_collate(samples: Sequence[VideoSample]) -> PaddedBatch:
     )
 
 
+def read_annotations(path: Path) -> dict[str, Any]:
+    """An ActivityNet-style annotation file (``{"database": {...}}``, ``.gz`` too).
+
+    Raises:
+        DataError: missing, unreadable, malformed (including JSON nested too deeply or numbers
+            too long to convert), or without a ``database`` object; the message names the path.
+    """
+    from ..evaluation.errors import EvaluationInputError
+    from ..evaluation.io import read_json
+
+    try:
+        data = read_json(path, "annotation")
+    except EvaluationInputError as exc:
+        raise DataError(str(exc)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
+        raise DataError(f"{path}: missing the 'database' object")
+    return data
+
+
 def load_npy(path: Path, *, mmap: bool = True) -> np.ndarray:
     """Open a ``(L, F)`` feature file, memory-mapped; errors name the path and the problem."""
     if not path.is_file():

@@ -13,12 +13,17 @@ test samples with "uniform" sampling (:mod:`wtal_blocks.data.sampling`).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from .base import DataError, FileFeatureDataset, Sampling, labels_from_annotations
+from .base import (
+    DataError,
+    FileFeatureDataset,
+    Sampling,
+    labels_from_annotations,
+    read_annotations,
+)
 
 __all__ = ["THUMOS14_CLASSES", "ThumosFeatures", "read_split"]
 
@@ -40,18 +45,6 @@ def read_split(path: Path) -> list[str]:
     if not names:
         raise DataError(f"{path}: split file lists no videos")
     return names
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: malformed JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
-        raise DataError(f"{path}: missing the 'database' object")
-    return data
 
 
 class ThumosFeatures(FileFeatureDataset):
@@ -97,7 +90,7 @@ class ThumosFeatures(FileFeatureDataset):
         self.frames_per_segment = frames_per_segment
         self.fps = fps
         gt_path = self.root / "gt.json"
-        self.annotations = read_json(gt_path)
+        self.annotations = read_annotations(gt_path)
         self.video_ids = read_split(self.root / f"split_{split}.txt")
         self.labels = labels_from_annotations(
             gt_path, self.video_ids, self.annotations["database"], self.class_names

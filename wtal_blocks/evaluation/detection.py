@@ -27,6 +27,7 @@ so the interpolated precision at a recall step is the maximum over later true po
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -245,22 +246,50 @@ def _unknown_label_error(
 
 
 def evaluate_detection(
-    ground_truth: GroundTruth,
-    predictions: Predictions,
+    gt: GroundTruth | str | os.PathLike[str],
+    predictions: Predictions | str | os.PathLike[str],
     tiou_thresholds: ThresholdSpec = ACTIVITYNET_TIOU_THRESHOLDS,
     *,
+    subset: str | None = "auto",
     ignore_unknown_labels: bool = False,
 ) -> DetectionResult:
-    """ActivityNet-protocol detection mAP of ``predictions`` against ``ground_truth``.
+    """ActivityNet-protocol detection mAP of ``predictions`` against the ground truth ``gt``.
 
     Predictions are matched to the ground truth by video id and class name. A prediction whose
-    label names a class absent from ``ground_truth.class_names`` raises
+    label names a class absent from the ground truth's classes raises
     :class:`EvaluationInputError` unless ``ignore_unknown_labels`` (then it is skipped and
-    counted in ``num_skipped``). Predictions on videos outside the ground truth are false positives.
+    counted in ``num_skipped``). Predictions on videos outside the ground truth are false
+    positives.
+
+    Args:
+        gt: a :class:`GroundTruth`, an ActivityNet JSON file, or a built-in name
+            (``"thumos14"``, ``"anet12"``; see :func:`load_activitynet_ground_truth`).
+        predictions: :class:`Predictions` or an ActivityNet JSON results file.
+        tiou_thresholds: thresholds in ``(0, 1]`` or ``"LO:HI:STEP"``.
+        subset: the subset of a ground-truth file (ignored for a :class:`GroundTruth`).
+        ignore_unknown_labels: skip predictions of unknown classes instead of raising.
 
     Returns:
         :class:`DetectionResult` over the classes that have ground truth.
+
+    Example:
+        >>> from wtal_blocks.evaluation import Predictions, evaluate_detection
+        >>> import numpy as np
+        >>> preds = Predictions(("video_test_0000004",), ("CricketBowling",),
+        ...     np.array([[0.0, 1.5]]), np.array([0.9]), np.array([0]), np.array([0]))
+        >>> result = evaluate_detection("thumos14", preds, "0.5")
+        >>> result.num_ground_truth, result.num_predictions, round(float(result.mAP[0]), 6)
+        (3311, 1, 0.000362)
     """
+    if not isinstance(gt, GroundTruth):
+        from .io import load_activitynet_ground_truth
+
+        gt = load_activitynet_ground_truth(gt, subset=subset)
+    if not isinstance(predictions, Predictions):
+        from .io import load_activitynet_results
+
+        predictions = load_activitynet_results(predictions)
+    ground_truth = gt
     thr = _thresholds(tiou_thresholds, allow_zero=False)
     seg, scores, p_lab, p_vid, num_skipped = prepare_predictions(
         ground_truth, predictions, ignore_unknown_labels

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._files import read_bytes, resolve_ground_truth
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
 
@@ -42,6 +43,7 @@ __all__ = [
     "choose_subset",
     "load_activitynet_ground_truth",
     "load_activitynet_results",
+    "read_json",
     "write_activitynet_ground_truth",
     "write_activitynet_results",
 ]
@@ -70,19 +72,15 @@ def _fast_loads() -> Any:
     return orjson.loads
 
 
-def _read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
-    """Decode a JSON file; ``empty`` (if not None) stands for a whitespace-only file."""
+def read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
+    """Decode a JSON file (``.gz`` too); ``empty`` (if not None) stands for a blank file.
+
+    Raises:
+        EvaluationInputError: unreadable, not UTF-8, malformed, nested too deeply, or holding
+            a number too long to convert; the message names the file.
+    """
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise EvaluationInputError(f"{what} file not found", path=p) from None
-    except IsADirectoryError:
-        raise EvaluationInputError(f"expected a {what} file, got a folder", path=p) from None
-    except OSError as exc:
-        raise EvaluationInputError(
-            f"cannot read {what} file: {exc.strerror or exc}", path=p
-        ) from None
+    data = read_bytes(p, what)
     if empty is not None and not data.strip():
         return empty
     with _gc_paused():
@@ -98,12 +96,20 @@ def _read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
             return json.loads(data)
         except UnicodeDecodeError as exc:
             raise EvaluationInputError(
-                f"malformed JSON: not UTF-8 text ({exc.reason})", path=p
+                f"malformed JSON: not UTF-8 text ({exc.reason} at byte {exc.start})", path=p
             ) from None
         except json.JSONDecodeError as exc:
             raise EvaluationInputError(
                 f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=p
             ) from None
+        except RecursionError:
+            raise EvaluationInputError(
+                "malformed JSON: nested too deeply (an ActivityNet file is 4 levels deep)",
+                path=p,
+            ) from None
+        except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid number"
+            raise EvaluationInputError(f"malformed JSON: {reason}", path=p) from None
 
 
 def _number(value: Any, path: Path, video: str, index: int | None, field: str) -> float:
@@ -265,7 +271,9 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
     """Read ActivityNet JSON ground truth.
 
     Args:
-        path: the JSON file (``{"database": {...}}``).
+        path: the JSON file (``{"database": {...}}``, ``.gz`` too), or a built-in name:
+            ``"thumos14"`` (the THUMOS'14 ``gt.json`` of the official UM code; 210 test videos)
+            or ``"anet12"`` (ActivityNet v1.2 validation).
         subset: the ``subset`` value to keep; ``"auto"`` chooses with :func:`choose_subset`;
             ``None`` keeps every video.
 
@@ -277,8 +285,10 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
         EvaluationInputError: unreadable or malformed file, missing ``database``, a bad
             annotation (named by video, index and field), or a subset with no videos.
     """
-    p = Path(path)
-    doc = _read_json(p, "ground-truth")
+    p, builtin_subset = resolve_ground_truth(path)
+    if subset == "auto" and builtin_subset is not None:
+        subset = builtin_subset
+    doc = read_json(p, "ground-truth")
     if not isinstance(doc, dict) or "database" not in doc:
         raise EvaluationInputError(
             'missing "database": not an ActivityNet ground-truth file', path=p
@@ -362,7 +372,7 @@ def load_activitynet_results(path: PathLike) -> Predictions:
     # The collector stays off until the decoded document is freed: every collection would
     # otherwise traverse the ~3 container objects per prediction that json creates.
     with _gc_paused():
-        doc = _read_json(p, "results", empty={"results": {}})
+        doc = read_json(p, "results", empty={"results": {}})
         if not isinstance(doc, dict) or "results" not in doc:
             raise EvaluationInputError('missing "results": not an ActivityNet results file', path=p)
         results = doc["results"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import builtin_thumos14_files, decode_utf8, read_bytes
 from .annotations import Predictions, Thumos14Annotations
 from .errors import EvaluationInputError
 
@@ -24,16 +25,43 @@ __all__ = ["load_thumos14_annotations", "load_thumos14_class_list", "load_thumos
 PathLike = str | os.PathLike[str]
 
 
-def _text_lines(path: Path, what: str) -> list[tuple[int, list[str]]]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise EvaluationInputError(f"{what} not found", path=path) from None
-    except OSError as exc:
-        raise EvaluationInputError(
-            f"cannot read {what}: {exc.strerror or exc}", path=path
-        ) from None
+def _lines(data: bytes, path: Path) -> list[tuple[int, list[str]]]:
+    """Non-blank lines as ``(line number, fields)``; the bytes must be UTF-8."""
+    text = decode_utf8(data, path)
     return [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _text_lines(path: Path, what: str) -> list[tuple[int, list[str]]]:
+    return _lines(read_bytes(path, what.removesuffix(" file")), path)
+
+
+class _Folder:
+    """The files of an annotation folder: on disk, or the built-in THUMOS'14 test annotations."""
+
+    def __init__(self, directory: PathLike) -> None:
+        self.root = Path(directory)
+        self.builtin: dict[str, bytes] | None = None
+        if not self.root.exists() and str(directory) == "thumos14":
+            self.builtin = builtin_thumos14_files()
+        elif not self.root.is_dir():
+            raise EvaluationInputError(
+                "annotation folder not found (expected a folder with detclasslist.txt, or the "
+                "built-in name 'thumos14')",
+                path=self.root,
+            )
+
+    def exists(self, name: str) -> bool:
+        if self.builtin is not None:
+            return name in self.builtin
+        return (self.root / name).exists()
+
+    def lines(self, name: str, what: str) -> list[tuple[int, list[str]]]:
+        path = self.root / name
+        if self.builtin is None:
+            return _text_lines(path, what)
+        if name not in self.builtin:
+            raise EvaluationInputError(f"{what} not found", path=path)
+        return _lines(self.builtin[name], path)
 
 
 def _text_number(text: str, path: Path, video: str, line: int, field: str) -> float:
@@ -58,8 +86,12 @@ def _strip_video(name: str) -> str:
 def load_thumos14_class_list(path: PathLike) -> tuple[tuple[int, str], ...]:
     """``detclasslist.txt``: ``(ucf101_id, class_name)`` per line, in file order."""
     p = Path(path)
+    return _class_list(_text_lines(p, "class list"), p)
+
+
+def _class_list(lines: list[tuple[int, list[str]]], p: Path) -> tuple[tuple[int, str], ...]:
     out = []
-    for n, parts in _text_lines(p, "class list"):
+    for n, parts in lines:
         if len(parts) != 2:
             raise EvaluationInputError(
                 f"line {n}: expected 'ucf101_id name', got {' '.join(parts)!r}", path=p
@@ -75,9 +107,11 @@ def load_thumos14_class_list(path: PathLike) -> tuple[tuple[int, str], ...]:
     return tuple(out)
 
 
-def _read_segments_file(path: Path, what: str) -> tuple[list[str], list[tuple[float, float]]]:
+def _read_segments_file(
+    lines: list[tuple[int, list[str]]], path: Path
+) -> tuple[list[str], list[tuple[float, float]]]:
     videos, segs = [], []
-    for n, parts in _text_lines(path, what):
+    for n, parts in lines:
         if len(parts) != 3:
             raise EvaluationInputError(
                 f"line {n}: expected 'video start end', got {' '.join(parts)!r}", path=path
@@ -103,23 +137,21 @@ def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thum
     Args:
         directory: folder with ``detclasslist.txt``, ``CLASS_<subset>.txt`` for every listed
             class and ``Ambiguous_<subset>.txt`` (when that file is absent, no segment is
-            ambiguous).
+            ambiguous); or the built-in name ``"thumos14"``: the official test annotations
+            shipped with the package (212 videos, 3,358 instances, 20 classes).
         subset: ``"test"`` or ``"val"`` (the file-name suffix).
     """
-    root = Path(directory)
-    if not root.is_dir():
-        raise EvaluationInputError(
-            "annotation folder not found (expected a folder with detclasslist.txt)", path=root
-        )
-    classes = load_thumos14_class_list(root / "detclasslist.txt")
+    folder = _Folder(directory)
+    root = folder.root
+    classes = _class_list(folder.lines("detclasslist.txt", "class list"), root / "detclasslist.txt")
     video_index: dict[str, int] = {}
     segs: list[tuple[float, float]] = []
     labels: list[int] = []
     vids: list[int] = []
     for c, (_, name) in enumerate(classes):
-        videos, s = _read_segments_file(
-            root / f"{name}_{subset}.txt", f"annotation file of class {name!r}"
-        )
+        file = f"{name}_{subset}.txt"
+        lines = folder.lines(file, f"annotation file of class {name!r}")
+        videos, s = _read_segments_file(lines, root / file)
         if not s:
             raise EvaluationInputError(
                 f"class {name!r} has no annotated instance", path=root / f"{name}_{subset}.txt"
@@ -127,10 +159,12 @@ def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thum
         segs += s
         labels += [c] * len(s)
         vids += [video_index.setdefault(v, len(video_index)) for v in videos]
-    amb_path = root / f"Ambiguous_{subset}.txt"
-    amb_videos, amb_segs = (
-        _read_segments_file(amb_path, "ambiguous-segment file") if amb_path.exists() else ([], [])
-    )
+    amb_file = f"Ambiguous_{subset}.txt"
+    amb_videos: list[str] = []
+    amb_segs: list[tuple[float, float]] = []
+    if folder.exists(amb_file):
+        amb_lines = folder.lines(amb_file, "ambiguous-segment file")
+        amb_videos, amb_segs = _read_segments_file(amb_lines, root / amb_file)
     amb_vids = [video_index.setdefault(v, len(video_index)) for v in amb_videos]
     return Thumos14Annotations(
         class_names=tuple(n for _, n in classes),
