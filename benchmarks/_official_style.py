@@ -1,6 +1,6 @@
 """Official-style baselines (not part of the package): the per-video, per-class,
 per-threshold structure of the authors' test code, written by us from
-``shared/docs/official-behaviour.md`` with numpy, so benchmarks can time it in the same run.
+docs/official-code.md with numpy, so benchmarks can time it in the same run.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark of the detection evaluator against the plain-loop reference, in the same run.
 
-Predictions are generated from the real ground truth (``../shared/data``): THUMOS'14-scale files
+Predictions are generated from the real ground truth (``tests/data``): THUMOS'14-scale files
 (15k and 90k predictions over the 210 test videos, 7 tIoUs) and an ActivityNet-scale file
 (1M predictions over ActivityNet 1.2 validation, 10 tIoUs). Half of the predictions are jittered
 copies of a ground truth of the same video, half are background segments; scores are rounded to
@@ -50,7 +50,7 @@ from wtal_blocks.evaluation import (  # noqa: E402
     write_activitynet_results,
 )
 
-DATA = Path(os.environ.get("WTAL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = ROOT / "tests" / "data"
 CACHE = Path(tempfile.gettempdir()) / "wtal_bench_eval"
 REFERENCE_MAX = 100_000  # above this many predictions the reference runs on a subset
 
@@ -182,8 +182,6 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=5, help="repeats for best-of timings")
     args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"real data folder {DATA} is absent (set WTAL_SHARED_DATA)")
     try:
         import orjson  # noqa: F401
 
@@ -195,8 +193,8 @@ def main() -> None:
         f"orjson {'installed' if has_orjson else 'absent'}; load average {os.getloadavg()[0]:.2f}"
     )
 
-    thumos_gt_path = DATA / "thumos14" / "gt.json"
-    anet_gt_path = DATA / "anet12" / "anet12_val_gt.json"
+    thumos_gt_path = DATA / "thumos14_gt.json.gz"
+    anet_gt_path = DATA / "anet12_val_gt.json.gz"
     thumos_gt = load_activitynet_ground_truth(thumos_gt_path, subset="test")
     anet_gt = load_activitynet_ground_truth(anet_gt_path, subset="validation")
     thumos_tiou = "0.1:0.7:0.1"
@@ -249,8 +247,8 @@ def main() -> None:
         rows,
     )
 
-    ann = load_thumos14_annotations(DATA / "thumos14" / "official_test_annotations")
-    turn = load_thumos14_results(DATA / "results" / "turn_flow_scnn_thumos14_test.txt")
+    ann = load_thumos14_annotations("thumos14")
+    turn = load_thumos14_results(DATA / "turn_flow_scnn_thumos14_test.txt.gz")
     ours = best_of(lambda: evaluate_thumos14(ann, turn, "0.1:0.7:0.1"), repeat=args.repeat)
     by_id = dict(zip(map(str, ann.class_ids), ann.class_names, strict=True))
     gt_rows = [

@@ -1,7 +1,7 @@
 """Training-iteration time: our UM blocks vs a plain official-style re-implementation.
 
 The baseline follows the official code's structure (written by us from
-``shared/docs/official-behaviour.md``): ``nn.Conv1d`` embedding, full ``sort`` for every
+docs/official-code.md): ``nn.Conv1d`` embedding, full ``sort`` for every
 top-k (CAS pooling and both pseudo selections), dropout from the global generator, the BCE
 losses. Ours is :class:`wtal_blocks.UncertaintyModelingNet` + :class:`wtal_blocks.UMObjective`
 as the recipe runs them (value checks off inside the step, explicit dropout noise). Same

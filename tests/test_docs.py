@@ -137,6 +137,21 @@ def test_python_examples_run_and_print_what_the_page_shows(
             )
 
 
+def test_readme_example_runs_and_prints_what_it_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = REPO_ROOT / "README.md"
+    blocks = [b for b in _blocks(readme) if b.lang == "python"]
+    assert blocks, "the README shows the blocks in a Python example"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "__readme__"}
+    for block in blocks:
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
+        assert block.output is not None and stdout.getvalue() == block.output
+
+
 def test_every_page_with_python_is_exercised() -> None:
     assert {str(p.relative_to(DOCS)) for p in PYTHON_PAGES} >= {
         "getting-started.md",
@@ -193,18 +208,28 @@ def _command_lines(page: Path) -> list[tuple[int, list[str]]]:
 
 def _parse(words: list[str]) -> bool:
     """Parse a documented command with the real parser; False when it is not one of ours."""
-    from wtal_blocks.cli.eval import build_parser as eval_parser
-    from wtal_blocks.cli.um import build_parser as um_parser
+    from wtal_blocks.cli import convert, um, wtal
+    from wtal_blocks.cli import eval as wtal_eval
 
-    parsers = {"wtal-um": um_parser, "wtal-eval": eval_parser, "wtal_blocks.cli.um": um_parser,
-               "wtal_blocks.cli.eval": eval_parser}  # fmt: skip
+    def wtal_parse(argv: list[str]) -> object:
+        return wtal.build_parser(wtal._method_of_argv(argv)).parse_args(argv)
+
+    parsers: dict[str, Callable[[list[str]], object]] = {
+        "wtal": wtal_parse,
+        "wtal-um": lambda argv: um.build_parser().parse_args(argv),
+        "wtal-eval": lambda argv: wtal_eval.build_parser().parse_args(argv),
+        "wtal-convert": lambda argv: convert.build_parser().parse_args(argv),
+    }
+    for name in list(parsers):
+        module = {"wtal": "wtal", "wtal-um": "um", "wtal-eval": "eval", "wtal-convert": "convert"}
+        parsers[f"wtal_blocks.cli.{module[name]}"] = parsers[name]
     if words[0] in parsers:
-        parsers[words[0]]().parse_args(words[1:])
+        parsers[words[0]](words[1:])
         return True
     if words[0] in ("torchrun", "python") and "-m" in words:
         i = words.index("-m")
         if words[i + 1] in parsers:
-            parsers[words[i + 1]]().parse_args(words[i + 2 :])
+            parsers[words[i + 1]](words[i + 2 :])
             return True
     return False
 
@@ -262,3 +287,32 @@ def test_api_reference_documents_the_viz_module() -> None:
     documented = _documented()
     missing = sorted(n for n in viz.__all__ if f"wtal_blocks.viz.{n}" not in documented)
     assert not missing, f"wtal_blocks.viz names without an autodoc entry: {missing}"
+
+
+# ---------------------------------------------------------------------------------------
+# the docstring examples run
+
+
+def test_docstring_examples_run() -> None:
+    """Every ``>>>`` example in the package's docstrings runs and prints what it shows."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    import numpy as np
+
+    attempted = 0
+    failures: list[str] = []
+    for info in pkgutil.walk_packages(wtal_blocks.__path__, "wtal_blocks."):
+        if info.name.endswith(("_triton", "__main__")) or ".viz" in info.name:
+            continue  # kernels need a GPU or the interpreter; viz has no examples
+        module = importlib.import_module(info.name)
+        finder = doctest.DocTestFinder(exclude_empty=True)
+        runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+        with np.printoptions(legacy=False):
+            for test in finder.find(module, module.__name__):
+                if test.examples:
+                    result = runner.run(test, out=failures.append)
+                    attempted += result.attempted
+    assert not failures, "".join(failures)
+    assert attempted >= 5, f"only {attempted} docstring examples found"

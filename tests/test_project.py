@@ -6,6 +6,7 @@ import ast
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import wtal_blocks
 from tests.conftest import REPO_ROOT
@@ -56,3 +57,126 @@ def test_quick_tour_runs() -> None:
         text=True,
     ).stdout
     assert "action_k=83 background_k=187" in out and "loss_total=" in out
+
+
+# ----------------------------------------------------------------------------- architecture
+
+PACKAGE = REPO_ROOT / "wtal_blocks"
+
+# Layers from the bottom up; a module may import only its own layer and the ones below.
+LAYERS: dict[str, int] = {
+    "evaluation": 0,  # numpy only
+    "_validation": 0,
+    "kernels": 0,
+    "_piecewise": 0,
+    "segments": 1,
+    "layers": 1,
+    "data": 1,
+    "pooling": 2,
+    "uncertainty": 2,
+    "nms": 2,
+    "snippets": 3,
+    "losses": 3,
+    "proposals": 3,
+    "attention": 3,
+    "actionness": 3,
+    "models": 4,
+    "inference": 5,
+    "recipes": 6,
+    "viz": 7,
+    "cli": 8,
+}
+TOP = {"__init__", "__main__"}
+
+
+def _component(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def _imported_components(path: Path) -> set[str]:
+    """The package components a module imports, anywhere in it (lazily in functions too)."""
+    depth = len(path.relative_to(PACKAGE).parts) - 1  # folders below wtal_blocks
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                parts = (node.module or "").split(".")
+                if parts[0] == "wtal_blocks" and len(parts) > 1:
+                    found.add(parts[1])
+                continue
+            up = node.level - 1  # levels above the module's own folder
+            base = list(path.relative_to(PACKAGE).parts[:depth])
+            base = base[: len(base) - up] if up else base
+            target = base + (node.module.split(".") if node.module else [])
+            if target:
+                found.add(target[0])
+            else:  # "from .. import x": x are components
+                found |= {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "wtal_blocks" and len(parts) > 1:
+                    found.add(parts[1])
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add(str(node.args[0].value).lstrip(".").split(".")[0])
+    return found
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_component_has_a_layer() -> None:
+    components = {_component(p) for p in _modules()} - TOP
+    assert components <= set(LAYERS), sorted(components - set(LAYERS))
+
+
+def test_imports_flow_one_way() -> None:
+    """No module imports a higher layer, not even lazily; ``evaluation`` imports no other part."""
+    bad = []
+    for path in _modules():
+        own = _component(path)
+        if own in TOP:
+            continue
+        for target in _imported_components(path) - {own}:
+            if target in LAYERS and LAYERS[target] >= LAYERS[own] and target != own:
+                if LAYERS[target] > LAYERS[own] or own == "evaluation":
+                    bad.append(f"{path.relative_to(REPO_ROOT)} imports {target}")
+    assert not bad, bad
+
+
+def test_no_module_over_600_lines() -> None:
+    long = [
+        f"{p.relative_to(REPO_ROOT)} ({n} lines)"
+        for p in _modules()
+        if (n := len(p.read_text().splitlines())) > 600
+    ]
+    assert not long, long
+
+
+def test_nothing_refers_to_paths_outside_the_repository() -> None:
+    pattern = re.compile(r"\.\./shared|shared/(data|docs|paper)|official-behaviour\.md")
+    hits = []
+    for folder in ("wtal_blocks", "docs", "tests", "benchmarks"):
+        for path in (REPO_ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".md", ".rst", ".txt", ".sh") and "_build" not in path.parts:
+                if pattern.search(path.read_text(errors="replace")):
+                    hits.append(str(path.relative_to(REPO_ROOT)))
+    if pattern.search((REPO_ROOT / "README.md").read_text()):
+        hits.append("README.md")
+    hits = [h for h in hits if h != "tests/test_project.py"]  # this test names the pattern
+    assert not hits, hits
+
+
+def test_evaluation_imports_without_torch() -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import wtal_blocks.evaluation, wtal_blocks.cli.eval\n"
+        "assert 'torch' not in {m for m, v in sys.modules.items() if v is not None}"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

@@ -64,6 +64,11 @@ def k_from_ratio(lengths: Tensor | int, ratio: float) -> Tensor:
 
     Returns:
         ``(B,)`` int64 (a 0-d tensor for an int ``lengths``).
+
+    Example:
+        >>> import torch
+        >>> k_from_ratio(torch.tensor([750, 11]), 9), k_from_ratio(11, 2.2)
+        (tensor([83,  1]), tensor(4))
     """
     if not ratio >= 1:
         raise ValueError(
@@ -358,6 +363,11 @@ def video_class_probabilities(video_scores: Tensor) -> Tensor:
 
     Returns:
         ``(B, C)`` probabilities; each row sums to 1.
+
+    Example:
+        >>> import torch
+        >>> video_class_probabilities(torch.tensor([[0.0, 0.0, 1.0]]))
+        tensor([[0.2119, 0.2119, 0.5761]])
     """
     check_rank("video_scores", video_scores, 2, "(B, C)")
     return torch.softmax(video_scores, dim=1)

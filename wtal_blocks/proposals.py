@@ -1,6 +1,6 @@
 """Proposal generation by thresholding and outer-inner contrast (OIC) scoring.
 
-Steps 5-8 of the official inference (official-behaviour.md), batched: every video, class and
+Steps 2-5 of the official test pipeline (docs/official-code.md), batched: every video, class and
 threshold is handled at once, with no Python loop over thresholds, classes or runs.
 
 How: each position's *level* (how many thresholds it reaches) encodes all thresholds at once;

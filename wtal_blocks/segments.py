@@ -1,6 +1,6 @@
 """Temporal sequence utilities: upsampling, run finding, numpy-exact threshold grids.
 
-Batched tensor versions of the official inference steps 5-8 (official-behaviour.md): the
+Batched tensor versions of the official test pipeline's steps 2-4 (docs/official-code.md): the
 x``scale`` interpolation as dense tensors, and run finding on boolean masks. The proposal
 generator itself works on the same interpolation without materialising it
 (:mod:`wtal_blocks._piecewise`), and the tests check the two against each other.
@@ -70,6 +70,11 @@ def upsample_linear(
         ``(B, scale*T)`` or ``(B, scale*T, C)``.
 
     A video with a single segment is constant (SciPy would refuse to interpolate it).
+
+    Example:
+        >>> import torch
+        >>> upsample_linear(torch.tensor([[0.0, 1.0, 3.0]]), 2)
+        tensor([[0.0000, 0.5000, 1.0000, 2.0000, 3.0000, 4.0000]], dtype=torch.float64)
     """
     check_rank("x", x, (2, 3), "(B, T) or (B, T, C)")
     if not isinstance(scale, int) or scale < 1:

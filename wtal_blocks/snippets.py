@@ -142,6 +142,13 @@ def select_pseudo_segments(
 
     Returns:
         :class:`PseudoSegments`.
+
+    Example:
+        >>> import torch
+        >>> magnitudes = torch.tensor([[0.5, 3.0, 0.1, 2.0, 0.2]])
+        >>> pseudo = select_pseudo_segments(magnitudes, action_k=2, background_k=2)
+        >>> pseudo.action_index, pseudo.background_index
+        (tensor([[1, 3]]), tensor([[2, 4]]))
     """
     b, t = _check_ranking("ranking", ranking, mask)
     counts = valid_lengths(mask, b, t, ranking.device)

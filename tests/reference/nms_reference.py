@@ -1,6 +1,6 @@
 """Textbook NMS loops on plain Python floats (IEEE float64), written from the spec.
 
-Spec (``../shared/docs/official-behaviour.md``, Inference step 9 and the exactness note):
+Spec (docs/official-code.md, the shared test pipeline, step 6):
 
 * ``len = end - start + offset``; ``inter = max(0, min(end) - max(start) + offset)``;
   ``IoU = inter / (len_i + len_j - inter)``, evaluated in exactly this order so that every

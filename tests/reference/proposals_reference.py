@@ -1,4 +1,4 @@
-"""Plain-loop reference of UM's proposal generation (official-behaviour.md, Inference 5-8).
+"""Plain-loop reference of UM's proposal generation (docs/official-code.md, steps 2-5).
 
 One video, one class, one threshold, one run at a time, in Python floats.
 """

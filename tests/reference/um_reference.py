@@ -1,4 +1,4 @@
-"""Plain-loop references for the UM blocks, written from the paper and official-behaviour.md.
+"""Plain-loop references for the UM blocks, written from the paper and docs/official-code.md.
 
 Everything here works on nested Python lists of floats (math module), one video, one class,
 one segment at a time. Slow on purpose; independent of wtal_blocks.
@@ -16,10 +16,6 @@ def topk_mean(values: list[float], k: int) -> float:
     assert 1 <= k <= len(values)
     ordered = sorted(values, reverse=True)
     return sum(ordered[:k]) / k
-
-
-def k_from_ratio(length: int, ratio: float) -> int:
-    return max(1, math.floor(length / ratio))
 
 
 def eq4_probability(feature: list[float], margin: float) -> float:
@@ -109,7 +105,7 @@ def official_forward_eval(
     action_ratio: int,
     background_ratio: int,
 ) -> dict[str, object]:
-    """The official architecture in eval mode for ONE video, from official-behaviour.md.
+    """The official architecture in eval mode for ONE video, from docs/official-code.md.
 
     x: T×F features; conv_w: D×F×3; conv_b: D; cls_w: C×D.
     """

@@ -1,8 +1,10 @@
 """Built-in synthetic WTAL dataset: THUMOS'14-like I3D features, generated on the fly.
 
 No download: every video is generated deterministically from ``(data_seed, split, index)``.
-The generator follows the measured recipe of ``shared/docs/synthetic-data-notes.md`` so that
-the data carries the phenomenon UM is about:
+Plain class prototypes over a few background scenes are too easy (a baseline without UM's losses
+then matches UM), so the generator builds in what measurements of the official UM code on
+synthetic features showed to matter, and with it the phenomenon UM is about
+(``benchmarks/ablation_synthetic.md`` has the calibration):
 
 * **actions**: the class pattern plus a *motion* component shared by all classes (stronger in
   the flow stream), with ramps in and out, occlusion dips, weak instances, instances in

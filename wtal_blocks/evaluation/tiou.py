@@ -69,6 +69,10 @@ def parse_tiou_thresholds(spec: str | float | Iterable[float]) -> NDArray[np.flo
         EvaluationInputError: malformed text, ``STEP <= 0``, ``LO > HI``, an empty value
             (``""``, ``"0.3,,0.5"``), more than :data:`MAX_TIOU_THRESHOLDS` values, a repeated
             value, or a value outside ``[0, 1]``.
+
+    Example:
+        >>> parse_tiou_thresholds("0.1:0.7:0.1")
+        array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     """
     if isinstance(spec, str):
         text = spec.strip()
@@ -205,6 +209,10 @@ def segment_tiou(segments_a: ArrayLike, segments_b: ArrayLike) -> NDArray[np.flo
             dimension other than 2, has zero rows (``[]`` or shape ``(0, 2)``), is not
             numeric, holds NaN/inf, or has a row with ``end < start`` (the index of the first
             bad row is named).
+
+    Example:
+        >>> segment_tiou([[0.0, 10.0]], [[5.0, 15.0], [20.0, 30.0]])
+        array([[0.33333333, 0.        ]])
     """
     a = _strict_segments("segments_a", segments_a)
     b = _strict_segments("segments_b", segments_b)

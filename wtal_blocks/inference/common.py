@@ -25,6 +25,11 @@ def minmax_over_time(x: Tensor, mask: Tensor | None = None, *, clip: bool = True
         mask: optional ``(B, T)`` bool validity mask.
         clip: clip the result to ``[0, 1]`` (UM and CoLA). BaS-Net's test does not clip, so
             values of a sequence whose minimum is negative stay negative.
+
+    Example:
+        >>> import torch
+        >>> minmax_over_time(torch.tensor([[[-1.0], [1.0], [3.0]]]))[0, :, 0]
+        tensor([0.0000, 0.3333, 1.0000])
     """
     check_rank("x", x, 3, "(B, T, C)")
     check_mask(mask, x.shape[0], x.shape[1])

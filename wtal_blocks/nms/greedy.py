@@ -149,6 +149,13 @@ def temporal_nms(
 
     Returns:
         Tensor[K] (int64): indices of the kept segments, in descending score order.
+
+    Example:
+        >>> import torch
+        >>> from wtal_blocks import temporal_nms
+        >>> segments = torch.tensor([[0.0, 10.0], [1.0, 10.0], [20.0, 30.0]])
+        >>> temporal_nms(segments, torch.tensor([0.9, 0.8, 0.7]), 0.6)
+        tensor([0, 2])
     """
     _check_segments_scores(segments, scores)
     threshold = _check_unit_interval("iou_threshold", iou_threshold)
