@@ -33,6 +33,7 @@ __all__ = [
     "WtalcAnnotations",
     "load_wtalc_annotations",
     "load_wtalc_scores",
+    "read_object_array",
 ]
 
 FeatureType = Literal["I3D", "UNT"]
@@ -67,6 +68,9 @@ class WtalcAnnotations:
             written (it may name a video absent from ``video_names``).
         ambiguous_segments: ``(A, 2)`` float64 ``[start, end]`` in seconds.
         path: the directory the files were read from, if any.
+        video_labels: per video, its video-level class names from ``labels_all.npy`` (the
+            weak labels W-TALC-style training uses; not derived from ``labels.npy``), or
+            ``()`` when the file is absent.
     """
 
     video_names: tuple[str, ...]
@@ -79,6 +83,7 @@ class WtalcAnnotations:
     ambiguous_names: tuple[str, ...] = ()
     ambiguous_segments: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 2)))
     path: str | None = None
+    video_labels: tuple[tuple[str, ...], ...] = ()
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -153,8 +158,10 @@ class _ObjectArrayUnpickler(pickle.Unpickler):
         return found
 
 
-def _read_object_npy(path: Path) -> NDArray[Any]:
-    """A 1-D pickled object array (``segments.npy``, ``labels.npy``), read without ``np.load``."""
+def read_object_array(path: Path, what: str = "annotation") -> NDArray[Any]:
+    """A 1-D pickled object array (``segments.npy``, ``labels.npy``, W-TALC's joint feature
+    file), read with a restricted unpickler instead of ``np.load(allow_pickle=True)``: only
+    numpy arrays of numbers and Python lists, strings and numbers can come out of it."""
     fmt = np.lib.format
     try:
         with open(path, "rb") as fp:
@@ -172,7 +179,7 @@ def _read_object_npy(path: Path) -> NDArray[Any]:
             # numpy's own reader passes the same options (py2 compat off by default: ASCII)
             arr = _ObjectArrayUnpickler(fp, encoding="ASCII").load()
     except FileNotFoundError:
-        raise EvaluationInputError("annotation file not found", path=path) from None
+        raise EvaluationInputError(f"{what} file not found", path=path) from None
     except Exception as exc:  # anything a malformed or hostile pickle raises
         raise EvaluationInputError(f"not a W-TALC object array: {exc}", path=path) from None
     if not isinstance(arr, np.ndarray) or arr.dtype != np.dtype(object) or arr.shape != shape:
@@ -239,6 +246,31 @@ def _segment_rows(
             flat.append([float(seg[0]), float(seg[1])])
         counts.append(len(row))
     return flat, counts
+
+
+def _video_label_rows(
+    path: Path, names: tuple[str, ...], classes: set[str]
+) -> tuple[tuple[str, ...], ...]:
+    """Check every row of ``labels_all.npy`` (a list of the video's class names)."""
+    rows = read_object_array(path)
+    if rows.shape[0] != len(names):
+        raise EvaluationInputError(
+            f"expected {len(names)} rows (one per video of videoname.npy), got {rows.shape[0]}",
+            path=path,
+        )
+    out = []
+    for i, row in enumerate(rows.tolist()):
+        if not isinstance(row, (list, tuple)) or any(type(x) is not str for x in row):
+            raise EvaluationInputError(
+                f"row {i}: expected a list of class names", path=path, video=names[i]
+            )
+        unknown = [x for x in row if x not in classes]
+        if unknown:
+            raise EvaluationInputError(
+                f"row {i}: label {unknown[0]!r} is not in classlist.npy", path=path, video=names[i]
+            )
+        out.append(tuple(row))
+    return tuple(out)
 
 
 def _label_rows(
@@ -346,8 +378,8 @@ def load_wtalc_annotations(
 
     Reads ``videoname.npy``, ``subset.npy``, ``classlist.npy`` (byte or unicode strings),
     ``duration.npy`` (``(V,)`` or ``(V, 1)`` seconds), ``segments.npy`` and ``labels.npy``
-    (pickled object arrays: read with a restricted unpickler, see the module docstring) and
-    ``Ambiguous_test.txt``.
+    (pickled object arrays: read with a restricted unpickler, see the module docstring),
+    ``labels_all.npy`` when present (the weak video-level labels) and ``Ambiguous_test.txt``.
 
     Args:
         directory: the annotation folder.
@@ -381,8 +413,8 @@ def load_wtalc_annotations(
             path=dur_path,
         )
     seg_path, lab_path = root / "segments.npy", root / "labels.npy"
-    seg_rows = _read_object_npy(seg_path)
-    lab_rows = _read_object_npy(lab_path)
+    seg_rows = read_object_array(seg_path)
+    lab_rows = read_object_array(lab_path)
     for p, rows in ((seg_path, seg_rows), (lab_path, lab_rows)):
         if rows.shape[0] != n:
             raise EvaluationInputError(
@@ -390,6 +422,9 @@ def load_wtalc_annotations(
             )
     flat, counts = _segment_rows(seg_path, seg_rows, names)
     codes = _label_rows(lab_path, lab_rows, names, counts, {c: i for i, c in enumerate(classes)})
+    video_labels: tuple[tuple[str, ...], ...] = ()
+    if (root / "labels_all.npy").exists():
+        video_labels = _video_label_rows(root / "labels_all.npy", names, set(classes))
     if ambiguous_file is None:
         amb_names: tuple[str, ...] = ()
         amb_segments = np.zeros((0, 2), dtype=np.float64)
@@ -406,6 +441,7 @@ def load_wtalc_annotations(
         ambiguous_names=amb_names,
         ambiguous_segments=amb_segments,
         path=str(root),
+        video_labels=video_labels,
     )
 
 
