@@ -33,11 +33,13 @@ has a non-faithful fix (``faithful=False``):
 
 Where the official code cannot produce an answer, this pipeline still does, in both modes
 (the faithful path never raises): a predicted class whose candidates at some threshold are
-all isolated single positions makes the official ``test_all()`` raise ``IndexError``; here
-that (class, threshold) yields no proposal and the others are kept. A one-segment video (SciPy
-cannot interpolate one point) gets a constant sequence. A video shorter than 5 segments gets
-``k = 1`` for its video score (officially ``T // 5 = 0``: NaN probabilities; see
-:class:`~wtal_blocks.models.cola.CoLA`).
+all isolated single positions would make the official ``test_all()`` raise ``IndexError``
+(here that (class, threshold) yields no proposal). On CoLA's clipped min-max sequences this
+cannot happen: a sequence with candidates has its maximum normalised to exactly 1, and the
+upsampled run around it is at least 2 positions long at every threshold ``<= 0.9``. A
+one-segment video (SciPy cannot interpolate one point) gets a constant sequence. A video
+shorter than 5 segments gets ``k = 1`` for its video score (officially ``T // 5 = 0``: NaN
+probabilities; see :class:`~wtal_blocks.models.cola.CoLA`).
 
 Arithmetic notes: the proposal score's ``0.2 · p_c`` is computed in float64 from the
 float32 probability, as the official code does under NumPy 1.x (NumPy ≥ 2 rounds it in
