@@ -96,7 +96,10 @@ def register_method(method: Method) -> Method:
 
 
 def _load_builtin() -> None:
-    from . import um  # noqa: F401  (registers itself)
+    from . import (
+        cola,  # noqa: F401  (registers itself)
+        um,  # noqa: F401  (registers itself)
+    )
 
 
 def available_methods() -> tuple[str, ...]:
