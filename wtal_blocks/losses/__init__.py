@@ -1,9 +1,19 @@
 """Training objectives, each paper equation a named function with a module twin.
 
 * :mod:`.um`: UM (AAAI 2021) Eqs. 5-8, in the official code's form or the paper's.
+* :mod:`.basnet`: BaS-Net (AAAI 2020): the two branch losses and the attention norm.
 * :mod:`.common`: label normalisation and the shared checks.
 """
 
+from .basnet import (
+    AttentionNormLoss,
+    BaSNetObjective,
+    BranchClassificationLoss,
+    attention_norm_loss,
+    background_class_targets,
+    basnet_total_loss,
+    branch_classification_loss,
+)
 from .common import LossForm, normalize_labels
 from .um import (
     BackgroundEntropyLoss,
@@ -17,12 +27,19 @@ from .um import (
 )
 
 __all__ = [
+    "AttentionNormLoss",
+    "BaSNetObjective",
     "BackgroundEntropyLoss",
+    "BranchClassificationLoss",
     "LossForm",
     "UMObjective",
     "UncertaintyModelingLoss",
     "VideoClassificationLoss",
+    "attention_norm_loss",
+    "background_class_targets",
     "background_entropy_loss",
+    "basnet_total_loss",
+    "branch_classification_loss",
     "normalize_labels",
     "um_total_loss",
     "uncertainty_modeling_loss",
