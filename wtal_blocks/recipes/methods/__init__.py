@@ -97,6 +97,7 @@ def register_method(method: Method) -> Method:
 
 def _load_builtin() -> None:
     from . import um  # noqa: F401  (registers itself)
+    from .basnet import BASNET_METHOD  # noqa: F401  (registers itself)
 
 
 def available_methods() -> tuple[str, ...]:
