@@ -117,15 +117,17 @@ def suppress_background(x: Tensor, weights: Tensor, mask: Tensor | None = None) 
     return out if mask is None else out.masked_fill(~mask[:, :, None], 0.0)
 
 
-Classifier = Callable[[Tensor, "Tensor | None"], Tensor]
-"""``classifier(x (B, T, F), multiplier (B, T, D) or None) -> (B, T, K)``: a network whose
-dropout is replaced by ``multiplier`` when one is given, drawn internally otherwise."""
+Classifier = Callable[[Tensor, "Tensor | None", "Tensor | None"], Tensor]
+"""``classifier(x (B, T, F), multiplier (B, T, D) or None, mask (B, T) or None) -> (B, T, K)``:
+a network whose dropout is replaced by ``multiplier`` when one is given (drawn internally
+otherwise) and which keeps padded segments (``mask == False``) out of the valid outputs."""
 
 
 def shared_branches(
     classifier: Classifier,
     inputs: Sequence[Tensor],
     multipliers: Sequence[Tensor | None] | None = None,
+    mask: Tensor | None = None,
 ) -> list[Tensor]:
     """Run one classifier, with shared weights, on several branch inputs at once.
 
@@ -141,6 +143,7 @@ def shared_branches(
         multipliers: ``None`` (eval mode, or dropout drawn by ``classifier``), or one entry per
             branch: every entry a tensor (the branch's dropout multiplier, batch first), or
             every entry ``None``.
+        mask: optional ``(B, T)`` bool validity mask, the same for every branch.
 
     Returns:
         The classifier's output for each branch, in the order of ``inputs``.
@@ -172,7 +175,9 @@ def shared_branches(
                     f"({shape[0]}), got {[tuple(m.shape) for m in given]}"
                 )
             mult = torch.cat(given, dim=0)
+    check_mask(mask, shape[0], shape[1])
     if len(inputs) == 1:
-        return [classifier(inputs[0], mult)]
-    out = classifier(torch.cat(list(inputs), dim=0), mult)
+        return [classifier(inputs[0], mult, mask)]
+    stacked_mask = None if mask is None else mask.repeat(len(inputs), 1)
+    out = classifier(torch.cat(list(inputs), dim=0), mult, stacked_mask)
     return list(out.split(shape[0], dim=0))

@@ -95,14 +95,19 @@ class _CASModule(nn.Module):
         )
         self.drop_out = nn.Dropout(p=dropout)
 
-    def forward(self, x: Tensor, multiplier: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, multiplier: Tensor | None = None, mask: Tensor | None = None
+    ) -> Tensor:
         """``x (B, T, F)`` -> CAS logits ``(B, T, C + 1)``; ``multiplier (B, T, D)`` replaces
-        the dropout."""
+        the dropout; with ``mask (B, T)`` the hidden features of padded segments are zeroed,
+        so that the second kernel-3 convolution sees the zero padding a video alone has."""
         h = x
         for block in (self.conv_1, self.conv_2):
             conv, act = block[0], block[1]
             assert isinstance(conv, nn.Conv1d)
             h = act(temporal_conv(h, conv))
+            if mask is not None:
+                h = h.masked_fill(~mask[:, :, None], 0.0)
         h = h * multiplier if multiplier is not None else self.drop_out(h)
         conv_3 = self.conv_3[0]
         assert isinstance(conv_3, nn.Conv1d)
@@ -198,7 +203,7 @@ class BaSNet(nn.Module):
         if self.use_filter:
             weights = self.filter_module(x, mask)
             inputs.append(suppress_background(x, weights, mask))
-        cas = shared_branches(self.cas_module, inputs, mults)
+        cas = shared_branches(self.cas_module, inputs, mults, mask)
         probs = [
             video_class_probabilities(topk_mil_pooling(c, ratio=self.topk_ratio, mask=mask))
             for c in cas
