@@ -498,3 +498,20 @@ def test_cli_train_and_evaluate(tmp_path: Path) -> None:
         )
         == 2
     )
+
+
+def test_documented_commands_parse_and_boolean_flags_are_read() -> None:
+    from tests.test_docs import DOCS, _command_lines
+    from wtal_blocks.cli.wtal import _config_from, build_parser
+    from wtal_blocks.recipes.methods.basnet import BaSNetConfig
+
+    lines = [w for _, w in _command_lines(DOCS / "methods" / "basnet.md") if w[0] == "wtal"]
+    assert [w[1] for w in lines] == ["train", "evaluate", "ablation"]
+    for words in lines:
+        build_parser("basnet").parse_args(words[1:])
+    args = build_parser("basnet").parse_args(
+        ["evaluate", "--method", "basnet", "--checkpoint", "c.pkl", "--output", "r.json",
+         "--filter", "false", "--faithful", "False"]
+    )  # fmt: skip
+    cfg = _config_from(args, BaSNetConfig)
+    assert cfg.filter is False and cfg.faithful is False
