@@ -269,6 +269,9 @@ def test_checkpoint_round_trip_and_bad_checkpoints(tmp_path: Path) -> None:
     x = torch.randn(1, 16, 6)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x).cas_supp, net(x).cas_supp, rtol=0, atol=0)
+    from_file = torch.load(path, weights_only=True)  # as the official code reads it
+    want = ref.basnet_forward(x[0], from_file, num_segments=16)
+    np.testing.assert_allclose(net(x).cas_supp[0].detach().numpy(), want.cas_supp, atol=1e-4)
     full = BaSNet(8, 20).state_dict()  # the official sizes
     assert {k: tuple(v.shape) for k, v in full.items()} == ref.basnet_state_dict_shapes(8)
 
