@@ -518,3 +518,39 @@ def test_documented_commands_parse_and_boolean_flags_are_read() -> None:
     )  # fmt: skip
     cfg = _config_from(args, BaSNetConfig)
     assert cfg.filter is False and cfg.faithful is False
+
+
+def test_wtal_evaluate_matches_the_official_test_end_to_end(tmp_path: Path) -> None:
+    """Features on disk -> ``wtal evaluate`` -> result file, against the reference test on
+    the same checkpoint: stretch sampling (L < T, L == T, L > T), lengths, detections."""
+    from wtal_blocks.cli.wtal import main
+    from wtal_blocks.data import THUMOS14_CLASSES
+
+    lengths = {"train_0": 20, "train_1": 25, "test_0": 12, "test_1": 16, "test_2": 30}
+    root = write_thumos_layout(tmp_path / "data", lengths, instances=True)
+    torch.manual_seed(1)
+    net = BaSNet(8, 20, hidden=16, filter_hidden=8)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(4.0)
+    torch.save(net.state_dict(), tmp_path / "ck.pkl")
+    result = tmp_path / "result.json"
+    args = ["--data-root", str(root), "--modal", "rgb", "--num-segments", "16"]
+    code = main(
+        ["evaluate", "--method", "basnet", *args, "--checkpoint", str(tmp_path / "ck.pkl"),
+         "--output", str(result)]
+    )  # fmt: skip
+    assert code == 0
+    got = json.loads(result.read_text())["results"]
+    net.eval()
+    total = 0
+    for vid in ("test_0", "test_1", "test_2"):
+        feats = np.load(root / "features" / "test" / "rgb" / f"{vid}.npy")
+        x = torch.from_numpy(feats[ref.basnet_test_indices(len(feats), 16)])[None]
+        with torch.no_grad():
+            out = net(x)
+        want = ref.basnet_detect_video(out.cas_supp[0], out.video_probs_supp[0].numpy(), len(feats))
+        mine = [(THUMOS14_CLASSES.index(d["label"]), d["score"], *d["segment"]) for d in got[vid]]
+        _assert_same(mine, want)
+        total += len(mine)
+    assert total > 0
