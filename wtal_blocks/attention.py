@@ -13,8 +13,8 @@ The pieces, each one named function or module:
 * :class:`ForegroundFilter`: the filtering module, ``x (B, T, F) -> w (B, T)``;
 * :func:`suppress_background`: the suppression branch's input ``w_t · x_t``;
 * :func:`shared_branches`: one shared classifier on both inputs, with independent dropout
-  multipliers (in training the official code draws two independent dropout masks, one per
-  call).
+  multipliers (in training the official code calls the network once per branch, so each
+  branch draws its own dropout).
 
 The equation numbers of the paper could not be checked against its text here; docstrings
 describe each equation and say "(equation number not verified)".
@@ -138,7 +138,7 @@ def shared_branches(
     (a multiplier per branch, or internally drawn dropout, which is independent per element).
 
     Args:
-        classifier: ``(x, multiplier) -> output``, batch first (see :data:`Classifier`).
+        classifier: ``(x, multiplier, mask) -> output``, batch first (see :data:`Classifier`).
         inputs: the branch inputs, each ``(B, T, F)``, all of one shape.
         multipliers: ``None`` (eval mode, or dropout drawn by ``classifier``), or one entry per
             branch: every entry a tensor (the branch's dropout multiplier, batch first), or
