@@ -554,3 +554,24 @@ def test_wtal_evaluate_matches_the_official_test_end_to_end(tmp_path: Path) -> N
         _assert_same(mine, want)
         total += len(mine)
     assert total > 0
+
+
+def test_training_without_the_filter_uses_the_base_branch_alone(tmp_path: Path) -> None:
+    import csv
+
+    from wtal_blocks.recipes import train
+    from wtal_blocks.recipes.methods.basnet import BaSNetConfig
+
+    lengths = {"train_0": 20, "train_1": 22, "test_0": 14}
+    root = write_thumos_layout(tmp_path / "data", lengths, instances=True)
+    cfg = BaSNetConfig(
+        data_root=str(root), modal="rgb", num_segments=16, iterations=2, batch_size=2,
+        hidden=16, filter_hidden=8, eval_every=0, num_workers=0,
+        output_dir=str(tmp_path / "run"), filter=False,
+    )  # fmt: skip
+    train(cfg, log=lambda _: None, progress=False)
+    rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
+    assert [float(r["loss_supp"]) for r in rows] == [0.0, 0.0]
+    assert all(float(r["loss_total"]) == float(r["loss_base"]) for r in rows)
+    weights = torch.load(tmp_path / "run" / "model_final.pkl", weights_only=True)
+    assert list(weights) == list(ref.BASNET_STATE_DICT_KEYS)  # the official layout still
