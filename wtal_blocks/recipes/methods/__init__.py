@@ -96,10 +96,10 @@ def register_method(method: Method) -> Method:
 
 
 def _load_builtin() -> None:
-    from . import (
-        cola,  # noqa: F401  (registers itself)
-        um,  # noqa: F401  (registers itself)
-    )
+    # each module registers its method when first imported; UM first, the default
+    from . import um  # noqa: F401
+    from .basnet import BASNET_METHOD  # noqa: F401
+    from .cola import COLA_METHOD  # noqa: F401
 
 
 def available_methods() -> tuple[str, ...]:
