@@ -501,7 +501,8 @@ def test_official_defaults_and_registration() -> None:
         ("without SniCo (L_cls only)", "no_snico", {"snico_weight": 0.0}),
     ]
     assert set(CoLAConfig.help) >= {f for f in cfg.to_dict() if f != "method"}
-    assert CoLAConfig(faithful="0").faithful is False  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="faithful must be bool, got '0'"):
+        CoLAConfig(faithful="0")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="need 1 <= inner < outer"):
         CoLAConfig(inner=6, outer=3)
 

@@ -47,14 +47,26 @@ def _add_config_flags(
             kwargs["choices"] = list(args)
         elif literal:
             kwargs["choices"] = list(typing.get_args(literal[0]))
+        elif hint is bool:
+            kwargs["type"] = _parse_bool
+            kwargs["metavar"] = "{true,false}"
         elif hint is float or float in args:
             kwargs["type"] = float
         elif hint is int or int in args:
             kwargs["type"] = int
         else:
             kwargs["type"] = str
-        metavar = None if "choices" in kwargs else f.name.upper()
-        parser.add_argument(flag, dest=f.name, metavar=metavar, **kwargs)
+        kwargs.setdefault("metavar", None if "choices" in kwargs else f.name.upper())
+        parser.add_argument(flag, dest=f.name, **kwargs)
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def _config_from(args: argparse.Namespace, config_type: Any, **base: Any) -> Any:

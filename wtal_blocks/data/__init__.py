@@ -5,6 +5,7 @@ from .base import DataError, FeatureDataset, PaddedBatch, VideoSample, pad_colla
 from .sampling import random_perturb, uniform_sampling
 from .synthetic import SegmentKind, SyntheticSpec, SyntheticWTAL, write_official_layout
 from .thumos14 import THUMOS14_CLASSES, ThumosFeatures
+from .wtalc import WtalcFeatures
 
 __all__ = [
     "THUMOS14_CLASSES",
@@ -17,6 +18,7 @@ __all__ = [
     "SyntheticWTAL",
     "ThumosFeatures",
     "VideoSample",
+    "WtalcFeatures",
     "pad_collate",
     "random_perturb",
     "uniform_sampling",

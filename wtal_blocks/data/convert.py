@@ -138,11 +138,15 @@ def um_to_wtalc(
         for vid in vids:
             entry = database.get(vid)
             if entry is None:
-                raise DataError(f"{src / 'gt.json'}: video {vid!r} is in the split but not annotated")
+                raise DataError(
+                    f"{src / 'gt.json'}: video {vid!r} is in the split but not annotated"
+                )
             rgb = load_npy(src / "features" / folder / "rgb" / f"{vid}.npy", mmap=False)
             flow = load_npy(src / "features" / folder / "flow" / f"{vid}.npy", mmap=False)
             if rgb.shape[0] != flow.shape[0]:
-                raise DataError(f"video {vid}: rgb and flow have {rgb.shape[0]} and {flow.shape[0]} segments")
+                raise DataError(
+                    f"video {vid}: rgb and flow have {rgb.shape[0]} and {flow.shape[0]} segments"
+                )
             features.append(np.concatenate([rgb, flow], axis=1))
             anns = entry.get("annotations", [])
             segments.append([[float(a["segment"][0]), float(a["segment"][1])] for a in anns])
@@ -162,7 +166,9 @@ def um_to_wtalc(
         f"labels_all.npy derived from the segment labels of {len(names)} videos (the UM layout "
         "has no video-level labels)"
     )
-    report.notes.append("Ambiguous_test.txt written empty (the UM layout has no ambiguous intervals)")
+    report.notes.append(
+        "Ambiguous_test.txt written empty (the UM layout has no ambiguous intervals)"
+    )
     if derived_durations:
         report.notes.append(
             f"{derived_durations} durations computed as L x 16 / 25 s (no 'duration' in gt.json)"
@@ -214,7 +220,9 @@ def wtalc_to_um(
         raise DataError(str(exc)) from None
     features = read_joint_features(feature_file, len(ann.video_names))
     if features[0].shape[1] % 2:
-        raise DataError(f"{feature_file}: {features[0].shape[1]} channels cannot split into rgb and flow")
+        raise DataError(
+            f"{feature_file}: {features[0].shape[1]} channels cannot split into rgb and flow"
+        )
     report = ConversionReport("wtalc -> um")
     folder_of = {"validation": "train", "test": "test"}
     database: dict[str, Any] = {}
@@ -222,10 +230,14 @@ def wtalc_to_um(
     for i, vid in enumerate(ann.video_names):
         folder = folder_of.get(ann.subsets[i])
         if folder is None:
-            raise DataError(f"{annotation_dir / 'subset.npy'}: video {vid!r} has subset {ann.subsets[i]!r}")
+            raise DataError(
+                f"{annotation_dir / 'subset.npy'}: video {vid!r} has subset {ann.subsets[i]!r}"
+            )
         splits[folder].append(vid)
         database[vid] = {"subset": folder, "duration": float(ann.durations[i]), "annotations": []}
-    for (start, end), label, row in zip(ann.segments.tolist(), ann.labels.tolist(), ann.videos.tolist(), strict=True):
+    for (start, end), label, row in zip(
+        ann.segments.tolist(), ann.labels.tolist(), ann.videos.tolist(), strict=True
+    ):
         database[ann.video_names[row]]["annotations"].append(
             {"label": ann.class_names[label], "segment": [start, end]}
         )

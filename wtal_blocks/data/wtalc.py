@@ -115,7 +115,9 @@ class WtalcFeatures(FeatureDataset):
         annotations: WtalcAnnotations | None = None,
         features: list[np.ndarray] | None = None,
     ) -> None:
-        super().__init__(num_segments, sampling or ("random" if split == "train" else "uniform"), seed)
+        super().__init__(
+            num_segments, sampling or ("random" if split == "train" else "uniform"), seed
+        )
         if split not in _SPLIT_SUBSET:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if modal not in ("all", "rgb", "flow"):
@@ -147,7 +149,9 @@ class WtalcFeatures(FeatureDataset):
         self._features = features
         self._width = features[rows[0]].shape[1]
         if modal != "all" and self._width % 2:
-            raise DataError(f"{feature_file}: {self._width} features cannot split into RGB and flow")
+            raise DataError(
+                f"{feature_file}: {self._width} features cannot split into RGB and flow"
+            )
         self.lengths = np.asarray([features[i].shape[0] for i in rows], dtype=np.int64)
         rate = 25.0 / 16.0 if feature_type == "I3D" else 10.0 / 4.0
         self.durations = self.lengths / rate
@@ -182,8 +186,14 @@ class WtalcFeatures(FeatureDataset):
         a = self.wtalc
         database: dict[str, Any] = {}
         for v, i in zip(self.video_ids, self._rows, strict=True):
-            database[v] = {"subset": self.split, "duration": float(a.durations[i]), "annotations": []}
-        for (start, end), label, row in zip(a.segments.tolist(), a.labels.tolist(), a.videos.tolist(), strict=True):
+            database[v] = {
+                "subset": self.split,
+                "duration": float(a.durations[i]),
+                "annotations": [],
+            }
+        for (start, end), label, row in zip(
+            a.segments.tolist(), a.labels.tolist(), a.videos.tolist(), strict=True
+        ):
             vid = a.video_names[row]
             if vid in database:
                 database[vid]["annotations"].append(

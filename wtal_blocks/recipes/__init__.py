@@ -13,10 +13,14 @@ registered method (UM, BaS-Net, CoLA), written once against :class:`~.methods.Me
 from .config import RecipeConfig, config_from_dict
 from .evaluate import EvalReport, evaluate_checkpoint, evaluate_model
 from .methods import Method, available_methods, get_method, method_of, register_method
+from .methods.basnet import BaSNetConfig
+from .methods.cola import CoLAConfig
 from .methods.um import UMConfig
 from .train import TrainResult, train
 
 __all__ = [
+    "BaSNetConfig",
+    "CoLAConfig",
     "EvalReport",
     "Method",
     "RecipeConfig",

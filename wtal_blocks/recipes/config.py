@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -92,9 +93,11 @@ class RecipeConfig:
             parse_tiou_thresholds(self.tiou)
 
     def _check_numbers(self) -> None:
-        """Every numeric field is a finite number in its range (one line names the field)."""
+        """Every field has its type, and numbers are finite and in range (one line names it)."""
+        hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            _check_type(f.name, value, hints[f.name])
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if isinstance(value, float) and not math.isfinite(value):
@@ -178,6 +181,29 @@ class RecipeConfig:
         lines = [name, "-" * (width + 24)]
         lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
         return "\n".join(lines)
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    """``value`` must be of the annotated type: a bool is not a number, an int is a float."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Literal:
+        if value not in args:
+            raise ValueError(f"{name} must be one of {list(args)}, got {value!r}")
+        return
+    allowed = tuple(a for a in (args or (hint,)) if isinstance(a, type))
+    if value is None and type(None) in allowed:
+        return
+    if bool in allowed:
+        ok = isinstance(value, bool)
+    elif float in allowed:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif int in allowed:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = not allowed or isinstance(value, allowed)
+    if not ok:
+        expected = " or ".join(a.__name__ for a in allowed)
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 def config_from_dict(values: dict[str, Any]) -> RecipeConfig:

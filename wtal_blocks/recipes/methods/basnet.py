@@ -17,9 +17,6 @@ from . import Method, register_method
 
 __all__ = ["BASNET_METHOD", "BaSNetConfig"]
 
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-
 
 @dataclass(frozen=True)
 class BaSNetConfig(RecipeConfig):
@@ -71,13 +68,6 @@ class BaSNetConfig(RecipeConfig):
     output_dir: str = "runs/basnet"
 
     def __post_init__(self) -> None:
-        for name in ("faithful", "filter"):
-            # the command line hands every flag over as text
-            value = getattr(self, name)
-            if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-                object.__setattr__(self, name, value.strip().lower() in _TRUE)
-            elif not isinstance(value, bool):
-                raise ValueError(f"{name} must be true or false, got {value!r}")
         super().__post_init__()
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")

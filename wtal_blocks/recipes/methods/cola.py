@@ -17,8 +17,6 @@ from . import Method, register_method
 
 __all__ = ["COLA_METHOD", "CoLAConfig"]
 
-_BOOL_TEXT = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-
 
 @dataclass(frozen=True)
 class CoLAConfig(RecipeConfig):
@@ -82,13 +80,6 @@ class CoLAConfig(RecipeConfig):
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.embed_dim < 1:
             raise ValueError(f"embed_dim must be >= 1, got {self.embed_dim}")
-        if not isinstance(self.faithful, bool):  # a command-line value arrives as text
-            text = str(self.faithful).strip().lower()
-            if text not in _BOOL_TEXT:
-                raise ValueError(
-                    f"faithful must be a bool (1/0, true/false), got {self.faithful!r}"
-                )
-            object.__setattr__(self, "faithful", _BOOL_TEXT[text])
 
 
 def build_model(config: CoLAConfig, feature_dim: int, num_classes: int) -> CoLA:
