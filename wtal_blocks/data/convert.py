@@ -38,7 +38,7 @@ import numpy as np
 from ..evaluation.errors import EvaluationInputError
 from ..evaluation.wtalc_io import load_wtalc_annotations
 from .base import DataError, load_npy, read_annotations
-from .thumos14 import read_split
+from .thumos14 import THUMOS14_CLASSES, read_split
 from .wtalc import read_joint_features, wtalc_paths
 
 __all__ = ["ConversionReport", "um_to_wtalc", "wtalc_to_um"]
@@ -160,7 +160,13 @@ def um_to_wtalc(
             names.append(vid)
             subsets.append(subset)
         report.videos[subset] = len(vids)
-    classes = sorted({lab for row in labels for lab in row})
+    used = {lab for row in labels for lab in row}
+    # the UM layout has no class list: its readers use the 20 THUMOS'14 classes
+    classes = list(THUMOS14_CLASSES) if used <= set(THUMOS14_CLASSES) else sorted(used)
+    if used - set(THUMOS14_CLASSES):
+        report.notes.append(
+            f"classlist.npy holds the {len(classes)} classes found in gt.json (not THUMOS'14's)"
+        )
     report.instances = sum(len(r) for r in segments)
     report.notes.append(
         f"labels_all.npy derived from the segment labels of {len(names)} videos (the UM layout "
@@ -247,6 +253,11 @@ def wtalc_to_um(
         if weak != from_segments:
             report.label_differences.append(vid)
     report.videos = {"train": len(splits["train"]), "test": len(splits["test"])}
+    if tuple(ann.class_names) != THUMOS14_CLASSES:
+        report.notes.append(
+            "the class list differs from THUMOS'14's: pass class_names to ThumosFeatures "
+            f"({len(ann.class_names)} classes, first {ann.class_names[:3]})"
+        )
     report.instances = len(ann)
     if report.label_differences:
         report.notes.append(

@@ -53,6 +53,17 @@ def build_dataset(
             sampling=sampling,
             seed=config.seed,
         )
+    if config.dataset == "wtalc":
+        from ..data.wtalc import WtalcFeatures
+
+        return WtalcFeatures(
+            config.data_root,
+            "train" if train else "test",
+            modal=config.modal,
+            num_segments=config.segments,
+            sampling=sampling,
+            seed=config.seed,
+        )
     if config.dataset in ("anet12", "anet13"):
         from ..data.activitynet import ActivityNetFeatures
 

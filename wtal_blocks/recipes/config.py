@@ -17,11 +17,12 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 __all__ = ["DatasetName", "RecipeConfig", "config_from_dict"]
 
-DatasetName = Literal["thumos14", "anet12", "anet13", "synthetic"]
+DatasetName = Literal["thumos14", "wtalc", "anet12", "anet13", "synthetic"]
 
-_DEFAULT_SEGMENTS = {"thumos14": 750, "anet12": 50, "anet13": 50, "synthetic": 750}
+_DEFAULT_SEGMENTS = {"thumos14": 750, "wtalc": 750, "anet12": 50, "anet13": 50, "synthetic": 750}
 _DEFAULT_TIOU = {
     "thumos14": "0.1:0.7:0.1",
+    "wtalc": "0.1:0.7:0.1",
     "synthetic": "0.1:0.7:0.1",
     "anet12": "0.5:0.95:0.05",
     "anet13": "0.5:0.95:0.05",
@@ -41,8 +42,10 @@ class RecipeConfig:
 
     method: ClassVar[str] = ""
     help: ClassVar[dict[str, str]] = {
-        "data_root": "data directory (official layout for thumos14: gt.json, split_*.txt, features/)",
-        "dataset": "dataset kind",
+        "data_root": "data directory (thumos14: gt.json, split_*.txt, features/; wtalc: "
+        "Thumos14reduced-I3D-JOINTFeatures.npy and Thumos14reduced-Annotations/)",
+        "dataset": "dataset layout: thumos14 (UM/BaS-Net/CoLA), wtalc (W-TALC's Thumos14reduced), "
+        "anet12, anet13, synthetic",
         "modal": "feature stream(s): rgb, flow or all (concatenated)",
         "num_segments": "T, sampled segments per video (default: 750 THUMOS'14, 50 ActivityNet)",
         "iterations": "training iterations",
