@@ -80,6 +80,7 @@ class Method:
 
 
 _REGISTRY: dict[str, Method] = {}
+_BUILTIN = ("um", "basnet", "cola")  # listed first, in this order
 
 
 def register_method(method: Method) -> Method:
@@ -105,7 +106,8 @@ def _load_builtin() -> None:
 def available_methods() -> tuple[str, ...]:
     """The registered method names."""
     _load_builtin()
-    return tuple(_REGISTRY)
+    first = tuple(n for n in _BUILTIN if n in _REGISTRY)
+    return first + tuple(n for n in _REGISTRY if n not in _BUILTIN)
 
 
 def get_method(name: str) -> Method:
