@@ -21,6 +21,8 @@ import io
 import json
 import re
 import shlex
+import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +128,15 @@ def test_python_examples_run_and_print_what_the_page_shows(
     monkeypatch.chdir(tmp_path)
     if name in FIXTURES:
         FIXTURES[name](tmp_path)
-    namespace: dict[str, object] = {"__name__": "__docs__"}
+    # a page may register a method: the registry is restored afterwards
+    from wtal_blocks.recipes import methods
+
+    methods._load_builtin()
+    monkeypatch.setattr(methods, "_REGISTRY", dict(methods._REGISTRY))
+    # a real module, so that classes defined on a page (dataclasses) can find their namespace
+    module = types.ModuleType("__docs__")
+    monkeypatch.setitem(sys.modules, "__docs__", module)
+    namespace = module.__dict__
     for block in blocks:
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
