@@ -45,6 +45,7 @@ SciPy), we return no proposal / a constant sequence instead.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -126,6 +127,34 @@ class ProposalBatch:
             self.video[index],
             self.num_videos,
         )
+
+
+MAX_LENGTH = 2**31 - 1
+"""The largest original length ``L`` accepted (far beyond any video; guards int overflow)."""
+
+
+def _check_lengths(lengths: Tensor | Sequence[int], batch: int, device: torch.device) -> Tensor:
+    """``(B,)`` int64 original lengths ``L``: integers (not floats, not bools) in
+    ``[1, MAX_LENGTH]``, one per video."""
+    if isinstance(lengths, Tensor):
+        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+            raise ValueError(f"lengths must hold integers, got dtype {lengths.dtype}")
+        values = lengths.reshape(-1).to(device=device, dtype=torch.long)
+    else:
+        items = list(lengths)
+        bad = [v for v in items if isinstance(v, bool) or not isinstance(v, numbers.Integral)]
+        if bad:
+            raise ValueError(f"lengths must be whole numbers of feature segments, got {bad[0]!r}")
+        if any(not 1 <= int(v) <= MAX_LENGTH for v in items):
+            raise ValueError(f"lengths must lie in [1, {MAX_LENGTH}], got {items}")
+        values = torch.tensor([int(v) for v in items], dtype=torch.long, device=device)
+    if values.shape[0] != batch:
+        raise ValueError(
+            f"lengths must have one entry per video (B = {batch}), got {values.shape[0]}"
+        )
+    if values.numel() and (int(values.min()) < 1 or int(values.max()) > MAX_LENGTH):
+        raise ValueError(f"lengths must lie in [1, {MAX_LENGTH}], got {values.tolist()}")
+    return values
 
 
 def _as_batch(x: Tensor, name: str) -> Tensor:
@@ -249,13 +278,7 @@ class ProposalGenerator:
             raise ValueError(
                 f"video_probs must have shape (B, C) = ({b}, {c}), got {shape_str(video_probs)}"
             )
-        n_seg = torch.as_tensor(lengths, dtype=torch.long, device=scores.device).reshape(-1)
-        if n_seg.shape[0] != b:
-            raise ValueError(
-                f"lengths must have one entry per video (B = {b}), got {n_seg.shape[0]}"
-            )
-        if bool((n_seg < 1).any()):
-            raise ValueError(f"lengths must be >= 1, got {n_seg.tolist()}")
+        n_seg = _check_lengths(lengths, b, scores.device)
         check_mask(mask, b, t)
         check_finite("scores", scores if mask is None else scores[mask])
         check_finite("video_probs", video_probs)
@@ -394,7 +417,7 @@ class ProposalGenerator:
         if durations is not None:  # the video's T sampled segments span its whole duration
             t_factor = durations[vid] / (self.scale * counts[vid]).to(f64)
         else:  # seconds per upsampled position, as the official code computes it (one division)
-            num = (self.frames_per_segment * n_seg[vid]).to(f64)
+            num = self.frames_per_segment * n_seg[vid].to(f64)
             den = (self.scale * counts[vid]).to(f64) * self.feature_fps
             t_factor = num / den
         segments = torch.stack([a.to(f64) * t_factor, (b + 1).to(f64) * t_factor], dim=1)

@@ -58,9 +58,19 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; continue with --resume", file=sys.stderr)
         return 130
-    except RuntimeError as exc:  # e.g. an error raised in a data-loader worker
-        if "DataLoader worker process" in str(exc):
+    except MemoryError:
+        print(
+            f"{prog}: error: out of memory (a setting asks for more than the machine has)",
+            file=sys.stderr,
+        )
+        return 2
+    except RuntimeError as exc:  # errors raised in a data-loader worker, or allocations
+        text = str(exc)
+        if "DataLoader worker process" in text:
             print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+            return 2
+        if "can't allocate memory" in text or "out of memory" in text.lower():
+            print(f"{prog}: error: out of memory: {one_line(exc)[:200]}", file=sys.stderr)
             return 2
         raise
 

@@ -192,6 +192,10 @@ class FeatureDataset(Dataset[VideoSample]):
         """The full ``(L, F)`` features of video ``index`` (may be memory-mapped)."""
         raise NotImplementedError
 
+    def source(self, index: int) -> str:
+        """Where video ``index``'s features come from, for error messages."""
+        return f"{type(self).__name__} video {index}"
+
     def ground_truth(self) -> dict[str, Any]:
         """The dataset's annotations as an ActivityNet-style ``{"database": ...}`` dict."""
         raise NotImplementedError
@@ -227,8 +231,13 @@ class FeatureDataset(Dataset[VideoSample]):
         feats = self.load_features(index)
         idx = self.sample_indices(index, epoch)
         sampled = np.ascontiguousarray(feats[idx], dtype=np.float32)
-        if not np.isfinite(sampled).all():
-            raise DataError(f"video {self.video_ids[index]}: features contain NaN or inf")
+        finite = np.isfinite(sampled)
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            raise DataError(
+                f"{self.source(index)}: the features of video {self.video_ids[index]!r} contain "
+                f"NaN or inf (segment {int(idx[row])}, channel {int(col)})"
+            )
         return VideoSample(
             features=torch.from_numpy(sampled),
             label=torch.from_numpy(self.labels[index].astype(np.float32)),
@@ -274,6 +283,9 @@ class FileFeatureDataset(FeatureDataset):
                 )
             lengths.append(shapes[0][0])
         return np.asarray(lengths, dtype=np.int64)
+
+    def source(self, index: int) -> str:
+        return " + ".join(str(p) for p in self._paths[index])
 
     def load_features(self, index: int) -> np.ndarray:
         arrays = [load_npy(p) for p in self._paths[index]]

@@ -172,6 +172,10 @@ class WtalcFeatures(FeatureDataset):
                 labels[v, index[name]] = 1.0
         return labels
 
+    def source(self, index: int) -> str:
+        file, _ = wtalc_paths(self.root)
+        return f"{file} (element {self._rows[index]})"
+
     def load_features(self, index: int) -> np.ndarray:
         feats = self._features[self._rows[index]]
         half = self._width // 2

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._files import read_bytes, resolve_ground_truth
+from ._files import check_json_depth, read_bytes, resolve_ground_truth
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
 
@@ -83,6 +83,7 @@ def read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
     data = read_bytes(p, what)
     if empty is not None and not data.strip():
         return empty
+    check_json_depth(data, p)
     with _gc_paused():
         fast = _fast_loads()
         if fast is not None:

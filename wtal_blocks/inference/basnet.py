@@ -55,7 +55,7 @@ from ..models.basnet import BaSNetOutput
 from ..nms import batched_temporal_nms
 from ..proposals import ProposalBatch, ProposalGenerator, VideoProposals
 from ..segments import numpy_arange
-from .common import ClassFallback, minmax_over_time, select_classes
+from .common import ClassFallback, check_inference_config, minmax_over_time, select_classes
 
 __all__ = ["BASNET_CAS_THRESHOLDS", "BaSNetInferenceConfig", "BaSNetPostProcessor"]
 
@@ -105,6 +105,7 @@ class BaSNetInferenceConfig:
     faithful: bool = True
 
     def __post_init__(self) -> None:
+        check_inference_config(self)
         if not 0.0 <= self.class_threshold <= 1.0:
             raise ValueError(f"class_threshold must be in [0, 1], got {self.class_threshold}")
         if not 0.0 <= self.nms_threshold <= 1.0:

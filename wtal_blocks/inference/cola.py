@@ -62,7 +62,7 @@ from ..models.cola import CoLAOutput
 from ..nms import batched_temporal_nms
 from ..proposals import ProposalBatch, ProposalGenerator, VideoProposals
 from ..segments import numpy_arange
-from .common import ClassFallback, minmax_over_time, select_classes
+from .common import ClassFallback, check_inference_config, minmax_over_time, select_classes
 
 __all__ = [
     "COLA_ACTIONNESS_THRESHOLDS",
@@ -115,6 +115,7 @@ class CoLAInferenceConfig:
     faithful: bool = True
 
     def __post_init__(self) -> None:
+        check_inference_config(self)
         if self.class_fallback not in ("argmax", "none"):
             raise ValueError(
                 f"class_fallback must be 'argmax' or 'none', got {self.class_fallback!r}"

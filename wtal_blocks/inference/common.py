@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -9,7 +10,7 @@ from torch import Tensor
 
 from .._validation import check_mask, check_rank
 
-__all__ = ["minmax_over_time", "select_classes"]
+__all__ = ["check_inference_config", "minmax_over_time", "select_classes"]
 
 ClassFallback = Literal["argmax", "none"]
 
@@ -65,3 +66,45 @@ def select_classes(
         return chosen
     top = torch.zeros_like(chosen).scatter_(1, video_probs.argmax(dim=1, keepdim=True), True)
     return torch.where(chosen.any(dim=1, keepdim=True), chosen, top)
+
+
+_UNIT = ("class_threshold", "nms_threshold")
+_NON_NEGATIVE = ("outer_ratio", "video_score_weight", "nms_offset")
+_POSITIVE = ("frames_per_segment", "feature_fps")
+_COUNTS = ("scale", "min_length")
+
+
+def check_inference_config(config: object) -> None:
+    """The settings every post-processing configuration shares, each checked by name when the
+    configuration has it: probabilities and IoU thresholds in ``[0, 1]``, weights and offsets
+    finite and ``>= 0``, rates ``> 0``, counts whole and ``>= 1``, threshold lists finite (an empty list turns a family off).
+
+    Raises:
+        ValueError: one line naming the field and the value.
+    """
+    for name, value in vars(config).items():
+        if name in _COUNTS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+            continue
+        if isinstance(value, tuple) and name.endswith("thresholds"):
+            bad = [v for v in value if not isinstance(v, (int, float)) or not math.isfinite(v)]
+            if bad or not value:
+                raise ValueError(
+                    f"{name} must be a non-empty list of finite numbers, got {value!r}"
+                )
+            continue
+        if name not in _UNIT + _NON_NEGATIVE + _POSITIVE:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if name in _UNIT and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if name in _NON_NEGATIVE and value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+        if name in _POSITIVE and value <= 0:
+            raise ValueError(f"{name} must be > 0, got {value}")

@@ -38,7 +38,7 @@ from ..proposals import (
     VideoProposals,
 )
 from ..uncertainty import fused_action_probability, minmax_action_probability
-from .common import minmax_over_time, select_classes
+from .common import check_inference_config, minmax_over_time, select_classes
 
 __all__ = ["UMInferenceConfig", "UMPostProcessor"]
 
@@ -64,6 +64,7 @@ class UMInferenceConfig:
     faithful: bool = True
 
     def __post_init__(self) -> None:
+        check_inference_config(self)
         if self.scoring not in ("fused", "softmax"):
             raise ValueError(f"scoring must be 'fused' or 'softmax', got {self.scoring!r}")
         if not 0.0 <= self.nms_threshold <= 1.0:

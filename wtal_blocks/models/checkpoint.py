@@ -42,13 +42,30 @@ def load_weights(path: str | os.PathLike[str], map_location: str | torch.device 
     try:
         return torch.load(name, map_location=map_location, weights_only=True)
     except Exception as exc:  # unpickling refused, truncated or not a torch file
-        reason = _first_line(exc)
-        if "weights_only" in reason or "Weights only load failed" in reason:
-            reason = "it holds objects other than tensors and plain containers"
         raise CheckpointError(
-            f"{name}: not a readable weights-only checkpoint ({reason}); only tensors and plain "
-            "containers are loaded, never pickled code"
+            f"{name}: not a readable weights-only checkpoint ({_load_failure(exc, name)}); only tensors "
+            "and plain containers are loaded, never pickled code"
         ) from None
+
+
+def _load_failure(exc: BaseException, name: str) -> str:
+    """Why ``torch.load`` refused a file, in our words: torch's own message suggests turning
+    ``weights_only`` off, which this library never does, so it is not passed on."""
+    text = str(exc)
+    with open(name, "rb") as handle:
+        head = handle.read(64).lstrip()
+    if head[:1] in (b"{", b"["):
+        return "it is a JSON or text file, not a torch checkpoint"
+    if "PytorchStreamReader" in text:
+        return "a corrupt or truncated torch file"
+    if "Unsupported global" in text:
+        found = text.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip()
+        return f"it holds a Python object ({found.removeprefix('GLOBAL ')}), not only tensors"
+    if "Weights only load failed" in text or "WeightsUnpickler" in text:
+        return "it is not a torch checkpoint (a pickle with unsupported content, or another format)"
+    if not text.strip():
+        return "the file is empty or truncated"
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -205,7 +205,7 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
     else:
         ok = not allowed or isinstance(value, allowed)
     if not ok:
-        expected = " or ".join(a.__name__ for a in allowed)
+        expected = " or ".join("None" if a is type(None) else a.__name__ for a in allowed)
         raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
