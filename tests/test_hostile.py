@@ -77,7 +77,7 @@ def test_output_that_is_the_checkpoint_is_refused(
 def test_a_results_file_loaded_as_a_checkpoint_gives_no_unsafe_advice(tmp_path: Path) -> None:
     path = tmp_path / "m.pkl"
     path.write_text(json.dumps({"results": {}}))
-    with pytest.raises(CheckpointError, match="m.pkl: .*a JSON or text file") as info:
+    with pytest.raises(CheckpointError, match=r"m\.pkl: .*a JSON or text file") as info:
         wb.load_official_checkpoint(path)
     assert "weights_only=False" not in str(info.value) and "\n" not in str(info.value)
 
@@ -185,7 +185,7 @@ def test_a_damaged_resume_checkpoint(data_root: Path, tmp_path: Path) -> None:
     state = torch.load(ckpt, weights_only=True)
     broken = dict(state, torch_rng=torch.zeros(3, dtype=torch.uint8))
     torch.save(broken, ckpt)
-    with pytest.raises(ValueError, match="checkpoint_last.pt: a damaged training checkpoint"):
+    with pytest.raises(ValueError, match=r"checkpoint_last\.pt: a damaged training checkpoint"):
         wb.train(cfg, resume=True, log=lambda _: None, progress=False)
     torch.save({k: v for k, v in state.items() if k != "optimizer"}, ckpt)
     with pytest.raises(ValueError, match=r"not a resumable checkpoint \(missing \['optimizer'\]\)"):
@@ -234,7 +234,7 @@ def test_settings_of_the_api_are_checked() -> None:
         wb.UMConfig(class_threshold=float("nan"))
     with pytest.raises(ValueError, match="class_threshold must be a finite number, got nan"):
         wb.UMInferenceConfig(class_threshold=float("nan"))
-    with pytest.raises(ValueError, match="num_segments must be int or None, got 2.7"):
+    with pytest.raises(ValueError, match=r"num_segments must be int or None, got 2\.7"):
         wb.UMConfig(num_segments=2.7)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="nms_threshold must be in"):
         wb.CoLAInferenceConfig(nms_threshold=1.5)
@@ -278,11 +278,11 @@ def test_hostile_gt_json_in_the_recipe(
 
 
 def test_blocks_refuse_wrong_types_and_values() -> None:
-    with pytest.raises(TypeError, match="scores must be a torch.Tensor, got list"):
+    with pytest.raises(TypeError, match=r"scores must be a torch\.Tensor, got list"):
         wb.topk_mil_pooling([[[1.0]]], k=1)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="segments must be a torch.Tensor, got list"):
+    with pytest.raises(TypeError, match=r"segments must be a torch\.Tensor, got list"):
         wb.temporal_nms([[0.0, 1.0]], torch.ones(1), 0.5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="ranking must be a torch.Tensor"):
+    with pytest.raises(TypeError, match=r"ranking must be a torch\.Tensor"):
         wb.select_pseudo_segments([[1.0, 2.0]], 1, 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="empty batch"):
         wb.video_classification_loss(torch.zeros(0, 20), torch.zeros(0, 20))
