@@ -266,6 +266,35 @@ def test_cli_evaluate_random_official_checkpoint_and_bad_checkpoint(
     assert not bad.exists()
 
 
+def test_cli_evaluate_timings(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wtal_blocks import UncertaintyModelingNet
+
+    ckpt = tmp_path / "model.pkl"
+    torch.save(UncertaintyModelingNet(16, 20, embed_dim=32).state_dict(), ckpt)
+    base = ["evaluate", "--data-root", str(data_root), "--checkpoint", str(ckpt)]
+    base += ["--batch-size", "3"]
+    assert main([*base, "--output", str(tmp_path / "plain.json")]) == 0
+    timings = tmp_path / "timings.json"
+    args = [*base, "--output", str(tmp_path / "timed.json"), "--timings", str(timings)]
+    assert main(args) == 0
+    assert "stages (wrote" in capsys.readouterr().out
+    # timing the stages changes nothing in the results
+    assert (tmp_path / "plain.json").read_text() == (tmp_path / "timed.json").read_text()
+    t = json.loads(timings.read_text())
+    assert set(t["seconds"]) == {"load", "read", "forward", "post", "evaluate", "write"}
+    assert all(v >= 0 for v in t["seconds"].values())
+    assert t["counts"]["videos"] == 4
+    # batches of 3 and 1 videos of different lengths: padding is counted, never negative
+    assert 0 < t["counts"]["segments"] <= t["counts"]["padded_segments"]
+    assert t["started_at"] <= t["finished_at"]
+    assert 0.0 <= t["average_mAP"] <= 1.0
+    same = [*base, "--output", str(tmp_path / "x.json"), "--timings", str(tmp_path / "x.json")]
+    assert main(same) == 2
+    assert "--timings" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+
+
 def test_cli_reports_data_errors_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ._common import CommandError, check_output_file, run_command
@@ -126,6 +128,13 @@ def build_parser(
     ev.add_argument(
         "--plots", default=None, help="also write plots of the best and worst videos to this folder"
     )
+    ev.add_argument(
+        "--timings",
+        default=None,
+        metavar="FILE",
+        help="write the seconds of every stage (load, read, forward, post, evaluate, write) "
+        "and the padding counts as JSON",
+    )
     _add_config_flags(ev, config_type, skip=config_type.training_only | {"eval_batch_size"})
 
     demo = add(
@@ -199,9 +208,17 @@ def _run(args: argparse.Namespace, method: str, prog: str) -> int:
 
 def _evaluate(args: argparse.Namespace, config_type: Any, prog: str) -> int:
     from ..recipes import evaluate_checkpoint
+    from ..recipes.clock import StageClock
+    from ..recipes.rundir import atomic_write_text
 
     config = _config_from(args, config_type)
     check_output_file(args.output, "--output", inputs={"--checkpoint": args.checkpoint})
+    if args.timings:
+        check_output_file(
+            args.timings,
+            "--timings",
+            inputs={"--checkpoint": args.checkpoint, "--output": args.output},
+        )
     if args.plots:  # fail before the evaluation, not after it, when matplotlib is missing
         try:
             import matplotlib  # noqa: F401
@@ -209,8 +226,13 @@ def _evaluate(args: argparse.Namespace, config_type: Any, prog: str) -> int:
             raise CommandError(
                 "--plots needs matplotlib, an optional dependency: pip install 'wtal_blocks[viz]'"
             ) from None
-    report = evaluate_checkpoint(config, args.checkpoint, args.output)
+    clock = StageClock(enabled=bool(args.timings))
+    report = evaluate_checkpoint(config, args.checkpoint, args.output, clock=clock)
     print(report.table(f"{args.checkpoint}"))
+    if args.timings:
+        timings = {**clock.to_dict(), "average_mAP": report.average_mAP}
+        atomic_write_text(Path(args.timings), json.dumps(timings, indent=1))
+        print(f"stages (wrote {args.timings}):\n{clock.table()}")
     if args.plots:
         _write_plots(config, args.checkpoint, args.output, args.plots)
     return 0

@@ -22,6 +22,7 @@ from .._validation import set_validation
 from ..data.base import FeatureDataset, pad_collate
 from ..evaluation import DetectionMAP, video_label_accuracy
 from .build import build_dataset, resolve_device
+from .clock import StageClock
 from .config import RecipeConfig
 from .distributed import Dist
 from .methods import PostProcessor, method_of
@@ -115,34 +116,44 @@ def predict(
     *,
     batch_size: int = 16,
     indices: Sequence[int] | None = None,
+    clock: StageClock | None = None,
 ) -> tuple[Detections, np.ndarray, np.ndarray]:
     """Detections of the given videos (all by default), their video probabilities and labels.
 
     Videos are batched by similar length (padded, with a mask), so a batch costs about what
     its longest video does. Returns ``(detections, video_probs (V, C), labels (V, C))`` in the
-    order of ``indices``.
+    order of ``indices``. ``clock`` (optional) receives the seconds of the ``read``,
+    ``forward`` and ``post`` stages and the counts ``segments`` (real) and
+    ``padded_segments`` (what the forward computed, padding included).
     """
+    clock = clock or StageClock(enabled=False)
     model.eval()
     order = list(range(len(dataset))) if indices is None else list(indices)
     order.sort(key=lambda i: int(dataset.lengths[i]))
     detections: Detections = {}
     probs, labels = [], []
     for i in range(0, len(order), batch_size):
-        batch = pad_collate([dataset[j] for j in order[i : i + batch_size]]).to(device)
-        mask = None if batch.uniform_length else batch.mask
-        with set_validation(False):  # the dataset has checked the features
+        with clock.stage("read"):
+            batch = pad_collate([dataset[j] for j in order[i : i + batch_size]])
+            clock.count("videos", len(batch.video_ids))
+            clock.count("segments", int(batch.mask.sum()))  # on the host: no device sync
+            clock.count("padded_segments", batch.mask.numel())
+            uniform = batch.uniform_length
+            batch = batch.to(device)
+            mask = None if uniform else batch.mask
+            lengths = batch.lengths.to(device)
+            durations = batch.durations.to(device) if dataset.time_from_duration else None
+        with clock.stage("forward"), set_validation(False):  # the dataset checked the features
             out = model(batch.features, mask)
-        durations = batch.durations.to(device) if dataset.time_from_duration else None
-        for vid, det in zip(
-            batch.video_ids, post(out, batch.lengths.to(device), durations), strict=True
-        ):
-            detections[vid] = (
-                det.segments.cpu().numpy(),
-                det.scores.cpu().numpy(),
-                det.labels.cpu().numpy(),
-            )
-        probs.append(out.video_probs.float().cpu().numpy())
-        labels.append(batch.labels.cpu().numpy())
+        with clock.stage("post"):
+            for vid, det in zip(batch.video_ids, post(out, lengths, durations), strict=True):
+                detections[vid] = (
+                    det.segments.cpu().numpy(),
+                    det.scores.cpu().numpy(),
+                    det.labels.cpu().numpy(),
+                )
+            probs.append(out.video_probs.float().cpu().numpy())
+            labels.append(batch.labels.cpu().numpy())
     back = np.argsort(np.argsort(order, kind="stable"), kind="stable")  # restore input order
     empty = np.zeros((0, dataset.num_classes))
     video_probs = np.concatenate(probs)[back] if probs else empty
@@ -182,18 +193,27 @@ def evaluate_model(
     step: int = 0,
     label: str = "eval",
     dist: Dist | None = None,
+    clock: StageClock | None = None,
 ) -> tuple[EvalReport, dict[str, Any]]:
     """Detect on the whole test set and score it (ActivityNet protocol + accuracy).
 
     Under torch.distributed every rank evaluates a shard and the detections are gathered, so
-    every rank returns the same report. Returns ``(report, results_json)``.
+    every rank returns the same report. Returns ``(report, results_json)``. ``clock``
+    (optional) receives the stages of :func:`predict` and ``evaluate`` (scoring).
     """
+    clock = clock or StageClock(enabled=False)
     dist = dist or Dist()
     method = method_of(config)
     shard = list(range(dist.rank, len(dataset), dist.world))
     post = method.build_post_processor(config)
     detections, probs, labels = predict(
-        model, dataset, post, device, batch_size=config.eval_batch_size, indices=shard
+        model,
+        dataset,
+        post,
+        device,
+        batch_size=config.eval_batch_size,
+        indices=shard,
+        clock=clock,
     )
     if dist.active:
         import torch.distributed as tdist
@@ -203,11 +223,14 @@ def evaluate_model(
         detections = {k: v for part in gathered for k, v in part[0].items()}
         probs = np.concatenate([part[1] for part in gathered])
         labels = np.concatenate([part[2] for part in gathered])
-    metric = ground_truth_metric(dataset, config.tiou_thresholds)
-    for vid, (seg, sc, lab) in detections.items():
-        metric.update(vid, seg, sc, lab)
-    result = metric.compute()
-    accuracy = video_label_accuracy(probs, labels, config.class_threshold) if len(probs) else 0.0
+    with clock.stage("evaluate"):
+        metric = ground_truth_metric(dataset, config.tiou_thresholds)
+        for vid, (seg, sc, lab) in detections.items():
+            metric.update(vid, seg, sc, lab)
+        result = metric.compute()
+        accuracy = (
+            video_label_accuracy(probs, labels, config.class_threshold) if len(probs) else 0.0
+        )
     report = EvalReport(
         step=step,
         tiou_thresholds=[float(t) for t in result.tiou_thresholds],
@@ -238,18 +261,26 @@ def evaluate_checkpoint(
     output: str | os.PathLike[str],
     *,
     log: Log = print,
+    clock: StageClock | None = None,
 ) -> EvalReport:
     """The method's official test pipeline from a checkpoint: detect, write results, score.
 
     Loads an official-format ``state_dict`` (or one of our training checkpoints) with
     ``weights_only=True``, checks it against the dataset's feature size and class count, runs
     the batched forward and post-processing on the test set, writes the ActivityNet-format
-    results to ``output`` atomically and returns the report.
+    results to ``output`` atomically and returns the report. ``clock`` (optional) receives
+    the seconds of every stage: ``load`` (test set index, ground truth, checkpoint), ``read``,
+    ``forward``, ``post``, ``evaluate`` and ``write``.
     """
+    clock = clock or StageClock(enabled=False)
     device = resolve_device(config.device)
-    model, test_set = model_and_test_set(config, checkpoint, device)
-    report, results = evaluate_model(model, test_set, config, device, label="checkpoint")
-    atomic_write_text(Path(output), json.dumps(results))
+    with clock.stage("load"):
+        model, test_set = model_and_test_set(config, checkpoint, device)
+    report, results = evaluate_model(
+        model, test_set, config, device, label="checkpoint", clock=clock
+    )
+    with clock.stage("write"):
+        atomic_write_text(Path(output), json.dumps(results))
     n_det = sum(len(v) for v in results["results"].values())
     log(f"wrote {n_det} detections of {len(results['results'])} videos to {output}")
     return report
