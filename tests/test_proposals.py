@@ -202,7 +202,10 @@ def test_property_matches_reference(t: int, c: int, rnd) -> None:  # type: ignor
             r"lengths must have one entry per video \(B = 2\), got 1",
         ),
         (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [0]), r"lengths must lie in \[1, "),
-        (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [2.7]), r"lengths must be whole numbers .* 2.7"),
+        (
+            lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [2.7]),
+            r"lengths must be whole numbers .* 2.7",
+        ),
         (lambda g: g(torch.rand(1, 5, 2), torch.rand(1, 2), [2**62]), r"lengths must lie in \[1, "),
         (
             lambda g: g(torch.full((1, 5, 2), float("nan")), torch.rand(1, 2), [5]),
