@@ -119,6 +119,26 @@ def test_pad_collate_masks_variable_lengths(tmp_path: Path) -> None:
             r"train_a\.npy: not a readable \.npy feature file",
         ),
         (
+            lambda r: (r / "features/train/rgb/train_a.npy").write_bytes(
+                (r / "features/train/rgb/train_a.npy").read_bytes()[:-4]
+            ),
+            r"train_a\.npy: truncated \.npy feature file \(316 bytes of data for an array of shape \(10, 8\)\)",
+        ),
+        (
+            lambda r: np.save(
+                r / "features/train/rgb/train_a.npy", np.zeros((10, 8, 1), np.float32)
+            ),
+            r"train_a\.npy: expected a \(L, feature_dim\) array .* got shape \(10, 8, 1\)",
+        ),
+        (
+            lambda r: np.save(r / "features/train/rgb/train_a.npy", np.zeros((10, 8), np.int32)),
+            r"train_a\.npy: expected floating-point features, got dtype int32",
+        ),
+        (
+            lambda r: np.save(r / "features/train/rgb/train_a.npy", np.zeros((0, 8), np.float32)),
+            r"train_a\.npy: expected a \(L, feature_dim\) array .* got shape \(0, 8\)",
+        ),
+        (
             lambda r: (r / "split_train.txt").write_text("train_a\nghost\n"),
             r"gt\.json: video 'ghost' is in the split but not in the annotations",
         ),
@@ -195,3 +215,22 @@ def test_activitynet_bad_subset_and_json(tmp_path: Path) -> None:
     gt.write_text("[1, 2")
     with pytest.raises(DataError, match="malformed JSON"):
         ActivityNetFeatures(gt, tmp_path, "training")
+
+
+def test_streams_are_sampled_before_joining(tmp_path: Path) -> None:
+    """Reading only the sampled rows of each stream gives the rows of the joined features."""
+    from numpy.lib import format as npy_format
+
+    root = _write_thumos(tmp_path, {"train_a": 40, "test_a": 9, "test_b": 31})
+    # a version-2.0 header and float16 features read the same way
+    flow = np.random.default_rng(0).random((31, 8)).astype(np.float16)
+    with open(root / "features/test/flow/test_b.npy", "wb") as f:
+        npy_format.write_array(f, flow, version=(2, 0))
+    for split, t in (("train", 16), ("test", 16)):
+        ds = ThumosFeatures(root, split, num_segments=t, sampling="uniform")
+        for i in range(len(ds)):
+            full = ds.load_features(i)
+            idx = ds.sample_indices(i)
+            expected = np.ascontiguousarray(full[idx], dtype=np.float32)
+            assert np.array_equal(ds[i].features.numpy(), expected)
+            assert ds[i].features.shape == (min(t, int(ds.lengths[i])), 16)

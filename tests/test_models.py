@@ -193,3 +193,30 @@ def test_explicit_multipliers_make_batch_slices_reproducible() -> None:
     torch.testing.assert_close(net(x, multipliers=multipliers).cas, net(x).cas)
     with pytest.raises(ValueError, match=r"multipliers\['features'\] must have shape \(2, 27, 8\)"):
         net.train()(x[:2], multipliers=multipliers)
+
+
+def test_build_with_weights_assigns_without_initialising() -> None:
+    from wtal_blocks.models import build_with_weights
+
+    ref = UncertaintyModelingNet(8, 3, embed_dim=6)
+    state = {k: v.double() for k, v in ref.state_dict().items()}  # saved in float64
+    rng = torch.get_rng_state()
+    model = build_with_weights(lambda: UncertaintyModelingNet(8, 3, embed_dim=6), state)
+    assert torch.equal(torch.get_rng_state(), rng)  # no random initialisation was drawn
+    for k, v in model.state_dict().items():
+        assert v.dtype == torch.float32 and not v.is_meta
+        assert torch.equal(v, ref.state_dict()[k])
+    assert all(p.requires_grad for p in model.parameters())
+
+    class WithExtra(torch.nn.Module):  # makes a tensor that is not in its state_dict
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+            self.register_buffer("scale", torch.ones(2), persistent=False)
+
+    src = WithExtra()
+    built = build_with_weights(WithExtra, src.state_dict())
+    assert not built.scale.is_meta and torch.equal(built.scale, torch.ones(2))
+    assert torch.equal(built.lin.weight, src.lin.weight)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        build_with_weights(WithExtra, {"lin.weight": src.lin.weight})

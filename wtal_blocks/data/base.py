@@ -156,6 +156,41 @@ def load_npy(path: Path, *, mmap: bool = True) -> np.ndarray:
     return arr
 
 
+def npy_shape(path: Path) -> tuple[int, int]:
+    """``(L, F)`` of a feature file from its header alone, with the checks of :func:`load_npy`.
+
+    Reads a few hundred bytes instead of mapping the file (the test set's index opens every
+    file once). A truncated file is refused here too: its size must hold the array.
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: feature file not found")
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:  # other versions: let numpy read it
+                return load_npy(path).shape  # type: ignore[return-value]
+            data_start = f.tell()
+            size = os.fstat(f.fileno()).st_size
+    except Exception as exc:  # not an .npy file, a corrupt header ...
+        raise DataError(f"{path}: not a readable .npy feature file ({exc})") from None
+    if len(shape) != 2 or shape[0] < 1:
+        raise DataError(
+            f"{path}: expected a (L, feature_dim) array of L feature segments, got shape {shape}"
+        )
+    if not np.issubdtype(dtype, np.floating):
+        raise DataError(f"{path}: expected floating-point features, got dtype {dtype}")
+    if size - data_start < shape[0] * shape[1] * dtype.itemsize:
+        raise DataError(
+            f"{path}: truncated .npy feature file ({size - data_start} bytes of data for an "
+            f"array of shape {shape})"
+        )
+    return int(shape[0]), int(shape[1])
+
+
 class FeatureDataset(Dataset[VideoSample]):
     """Base of the feature datasets: per-video labels, official sampling, seeded randomness.
 
@@ -191,6 +226,13 @@ class FeatureDataset(Dataset[VideoSample]):
     def load_features(self, index: int) -> np.ndarray:
         """The full ``(L, F)`` features of video ``index`` (may be memory-mapped)."""
         raise NotImplementedError
+
+    def load_sampled(self, index: int, segments: np.ndarray) -> np.ndarray:
+        """Rows ``segments`` of video ``index``'s features, ``(len(segments), F)``.
+
+        The default indexes :meth:`load_features`; file-backed datasets read only these rows.
+        """
+        return np.asarray(self.load_features(index)[segments])
 
     def source(self, index: int) -> str:
         """Where video ``index``'s features come from, for error messages."""
@@ -228,9 +270,8 @@ class FeatureDataset(Dataset[VideoSample]):
 
     def get(self, index: int, epoch: int) -> VideoSample:
         """Video ``index`` sampled as in ``epoch`` (random sampling depends on it)."""
-        feats = self.load_features(index)
         idx = self.sample_indices(index, epoch)
-        sampled = np.ascontiguousarray(feats[idx], dtype=np.float32)
+        sampled = np.ascontiguousarray(self.load_sampled(index, idx), dtype=np.float32)
         finite = np.isfinite(sampled)
         if not finite.all():
             row, col = np.argwhere(~finite)[0]
@@ -268,7 +309,7 @@ class FileFeatureDataset(FeatureDataset):
             if vid in seen:
                 raise DataError(f"video {vid} is listed twice")
             seen.add(vid)
-            shapes = [load_npy(p).shape for p in paths]
+            shapes = [npy_shape(p) for p in paths]
             if len({s[0] for s in shapes}) != 1:
                 detail = ", ".join(
                     f"{p}: {s[0]} segments" for p, s in zip(paths, shapes, strict=True)
@@ -279,7 +320,7 @@ class FileFeatureDataset(FeatureDataset):
             elif [s[1] for s in shapes] != widths:
                 bad = next(p for p, s, w in zip(paths, shapes, widths, strict=True) if s[1] != w)
                 raise DataError(
-                    f"{bad}: feature size {load_npy(bad).shape[1]} differs from the other videos' {widths}"
+                    f"{bad}: feature size {npy_shape(bad)[1]} differs from the other videos' {widths}"
                 )
             lengths.append(shapes[0][0])
         return np.asarray(lengths, dtype=np.int64)
@@ -290,6 +331,18 @@ class FileFeatureDataset(FeatureDataset):
     def load_features(self, index: int) -> np.ndarray:
         arrays = [load_npy(p) for p in self._paths[index]]
         return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=1)
+
+    def load_sampled(self, index: int, segments: np.ndarray) -> np.ndarray:
+        # sample each (memory-mapped) stream before joining them: only the sampled rows are read
+        arrays = [load_npy(p) for p in self._paths[index]]
+        if len(arrays) == 1:
+            return np.asarray(arrays[0][segments])
+        out = np.empty((len(segments), sum(a.shape[1] for a in arrays)), dtype=np.float32)
+        start = 0
+        for a in arrays:  # one copy per stream (two: RGB and flow)
+            out[:, start : start + a.shape[1]] = a[segments]
+            start += a.shape[1]
+        return out
 
     def ground_truth(self) -> dict[str, Any]:
         return self.annotations

@@ -37,7 +37,7 @@ from .._validation import check_finite, check_mask, check_rank, shape_str
 from ..attention import LEAKY_SLOPE, ForegroundFilter, shared_branches, suppress_background
 from ..layers import temporal_conv
 from ..pooling import topk_mil_pooling, video_class_probabilities
-from .checkpoint import CheckpointError, check_state_dict, load_weights
+from .checkpoint import CheckpointError, build_with_weights, check_state_dict, load_weights
 from .dropout import DropoutMultipliers, MultiplierSpec
 
 __all__ = ["BASNET_LAYOUT", "BaSNet", "BaSNetOutput", "load_basnet_checkpoint"]
@@ -273,12 +273,14 @@ def load_basnet_checkpoint(
             f"{os.fspath(path)}: key 'cas_module.conv_3.0.weight' has {sizes['C+1']} output "
             "class(es), expected C + 1 >= 2 (the action classes and background)"
         )
-    model = BaSNet(
-        sizes["F"],
-        sizes["C+1"] - 1,
-        hidden=sizes["D"],
-        filter_hidden=sizes["H"],
-        **model_kwargs,  # type: ignore[arg-type]
+    model = build_with_weights(
+        lambda: BaSNet(
+            sizes["F"],
+            sizes["C+1"] - 1,
+            hidden=sizes["D"],
+            filter_hidden=sizes["H"],
+            **model_kwargs,  # type: ignore[arg-type]
+        ),
+        state,
     )
-    model.load_state_dict(state, strict=True)
     return model.to(map_location)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from itertools import chain
+from typing import TypeVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["CheckpointError", "check_state_dict", "load_weights"]
+M = TypeVar("M", bound=nn.Module)
+
+__all__ = ["CheckpointError", "build_with_weights", "check_state_dict", "load_weights"]
 
 Dim = int | str
 """A dimension of an expected shape: a fixed size, or a symbol (``"F"``) bound by the file."""
@@ -156,8 +160,29 @@ def check_state_dict(
                 raise CheckpointError(
                     f"{name}: key {key!r} has shape {_shape(shape)}, expected {layout}{detail}"
                 )
-        if value.numel() and not math.isfinite(float(value.double().sum())):
+        # a finite sum proves every weight finite (NaN and inf propagate); only an overflowing
+        # or non-finite sum needs the element-wise check
+        if value.numel() and not math.isfinite(float(value.sum())):
             if not bool(torch.isfinite(value).all()):
                 raise CheckpointError(f"{name}: key {key!r} holds NaN or inf weights")
         out[key] = value
     return out, sizes
+
+
+def build_with_weights(factory: Callable[[], M], state: Mapping[str, Tensor]) -> M:
+    """The module ``factory()`` builds, holding the weights of ``state`` (checked, strict keys).
+
+    The module is built on the meta device and the weights assigned to it, converted to its
+    parameters' dtypes, so no random initialisation is computed only to be overwritten (and the
+    global random generator is not advanced). A module whose construction makes tensors that are
+    not in its ``state_dict`` is built the ordinary way instead.
+    """
+    with torch.device("meta"):
+        model = factory()
+    own = dict(chain(model.named_parameters(), model.named_buffers()))
+    converted = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+    model.load_state_dict(converted, strict=True, assign=True)
+    if any(t.is_meta for t in chain(model.parameters(), model.buffers())):
+        model = factory()
+        model.load_state_dict(dict(state), strict=True)
+    return model

@@ -55,7 +55,7 @@ from ..snippets import (
     select_hard_segments,
     select_pseudo_segments,
 )
-from .checkpoint import CheckpointError, check_state_dict, load_weights
+from .checkpoint import CheckpointError, build_with_weights, check_state_dict, load_weights
 from .dropout import DropoutMultipliers, MultiplierSpec
 
 __all__ = ["COLA_OFFICIAL_LAYOUT", "CoLA", "CoLAOutput", "load_cola_checkpoint"]
@@ -308,6 +308,8 @@ def load_cola_checkpoint(
             f"{os.fspath(path)}: key 'actionness_module.f_cls.0.weight' has "
             f"{sizes['C']} class(es), expected >= 2"
         )
-    model = CoLA(sizes["F"], sizes["C"], embed_dim=sizes["D"], **model_kwargs)  # type: ignore[arg-type]
-    model.load_state_dict(state, strict=True)
+    model = build_with_weights(
+        lambda: CoLA(sizes["F"], sizes["C"], embed_dim=sizes["D"], **model_kwargs),  # type: ignore[arg-type]
+        state,
+    )
     return model.to(map_location)

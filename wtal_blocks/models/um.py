@@ -32,7 +32,7 @@ from ..layers import pointwise_conv, temporal_conv
 from ..pooling import topk_mil_pooling, video_class_probabilities
 from ..snippets import PseudoSegments, PseudoSegmentSelector, gather_segments, mean_at
 from ..uncertainty import feature_magnitude
-from .checkpoint import check_state_dict, load_weights
+from .checkpoint import build_with_weights, check_state_dict, load_weights
 from .dropout import DropoutMultipliers, MultiplierSpec
 
 __all__ = ["UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]
@@ -264,11 +264,13 @@ def load_official_checkpoint(
     )
     if sizes["C"] < 2:
         raise ValueError(f"{path}: the classifier has {sizes['C']} class(es), expected >= 2")
-    model = UncertaintyModelingNet(
-        sizes["F"],
-        sizes["C"],
-        embed_dim=sizes["D"],
-        **model_kwargs,  # type: ignore[arg-type]
+    model = build_with_weights(
+        lambda: UncertaintyModelingNet(
+            sizes["F"],
+            sizes["C"],
+            embed_dim=sizes["D"],
+            **model_kwargs,  # type: ignore[arg-type]
+        ),
+        state,
     )
-    model.load_state_dict(state, strict=True)
     return model.to(map_location)
