@@ -15,6 +15,8 @@ from wtal_blocks.kernels import dispatch
 from wtal_blocks.kernels.dispatch import TOPK_TRITON_MIN_ELEMENTS, topk_backend_for
 
 pytest.importorskip("triton")
+# CUDA tensors where there is a device (the interpreter is off there), else the interpreter
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def test_the_table_is_the_measured_crossover() -> None:
@@ -77,7 +79,7 @@ def test_auto_follows_the_table_in_both_calls(
     as_on_cuda: list[str], shape: tuple[int, int, int], inference: str, training: str
 ) -> None:
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(shape, generator=g)
+    x = torch.randn(shape, generator=g).to(DEVICE)
     expected = torch.topk(x, shape[1] // 3, dim=1).values.mean(1)
     with torch.no_grad():
         out = pooling.topk_mil_pooling(x, ratio=3)
@@ -89,18 +91,42 @@ def test_auto_follows_the_table_in_both_calls(
     out.sum().backward()
     assert bool(as_on_cuda) == (training == "triton")
     torch.testing.assert_close(out.detach(), expected, rtol=0, atol=1e-6)
-    assert torch.equal((xg.grad != 0).sum(1), torch.full((shape[0], shape[2]), shape[1] // 3))
+    expected_count = torch.full((shape[0], shape[2]), shape[1] // 3, device=DEVICE)
+    assert torch.equal((xg.grad != 0).sum(1), expected_count)
 
 
 def test_explicit_backends_ignore_the_table(
     as_on_cuda: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    x = torch.randn(2, 10, 4)  # below every crossover of the test table
+    x = torch.randn(2, 10, 4, device=DEVICE)  # below every crossover of the test table
     pooling.topk_mil_pooling(x, ratio=3, backend="triton")
     assert as_on_cuda == ["triton"]
     monkeypatch.setenv(dispatch.BACKEND_ENV_VAR, "triton")
     pooling.topk_mil_pooling(x, ratio=3)
     assert as_on_cuda == ["triton", "triton"]
     monkeypatch.setenv(dispatch.BACKEND_ENV_VAR, "torch")
-    pooling.topk_mil_pooling(torch.randn(2, 200, 4), ratio=3)
+    pooling.topk_mil_pooling(torch.randn(2, 200, 4, device=DEVICE), ratio=3)
     assert as_on_cuda == ["triton", "triton"]
+
+
+def test_masked_inference_call_skips_the_check_only_with_checks_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``scores[mask]`` reads the device (its size): only the value check may do it."""
+    from wtal_blocks._validation import set_validation
+
+    indexed: list[bool] = []
+    getitem = torch.Tensor.__getitem__
+
+    def spy(self: torch.Tensor, key: Any) -> Any:
+        indexed.append(isinstance(key, torch.Tensor) and key.dtype == torch.bool)
+        return getitem(self, key)
+
+    monkeypatch.setattr(torch.Tensor, "__getitem__", spy)
+    x = torch.randn(2, 12, 3)
+    mask = torch.arange(12)[None, :] < torch.tensor([[12], [7]])
+    with set_validation(False):
+        off = pooling.topk_mil_pooling(x, ratio=3, mask=mask, backend="torch")
+    assert not any(indexed)
+    on = pooling.topk_mil_pooling(x, ratio=3, mask=mask, backend="torch")
+    assert any(indexed) and torch.equal(on, off)

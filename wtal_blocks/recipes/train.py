@@ -16,9 +16,11 @@ Design points (what the official codes lack):
   gathered on every rank);
 * on a GPU, the fast step (:mod:`~wtal_blocks.recipes.fast_step`: no host synchronisation per
   step, the whole step captured in a CUDA graph) fed by the training set resident on the device
-  (:class:`~wtal_blocks.data.device_dataset.DeviceFeatures`, the official sampling drawn there
-  from a generator seeded by ``seed``); ``fast_step="off"`` and ``device_data="off"`` restore
-  the eager step and the host loader, the default on the CPU.
+  (:class:`~wtal_blocks.data.device_dataset.DeviceFeatures`). There the same official sampling
+  rule is drawn from a device generator seeded by ``seed`` (its state is checkpointed, so a
+  resumed run still ends as an uninterrupted one), not per ``(seed, epoch, video)``: the samples
+  differ from the host loader's. ``fast_step="off"`` and ``device_data="off"`` restore the eager
+  step and the host loader, which ``"auto"`` keeps on the CPU and under ``torchrun``.
 """
 
 from __future__ import annotations
