@@ -311,9 +311,9 @@ def _name(device: torch.device) -> str:
 
 
 def full_run(args: argparse.Namespace) -> None:
-    from wtal_blocks.data import write_official_layout
     import importlib
 
+    from wtal_blocks.data import write_official_layout
     from wtal_blocks.recipes import UMConfig, train
 
     train_module = importlib.import_module("wtal_blocks.recipes.train")  # the function shadows it

@@ -48,6 +48,12 @@ def random_perturb_batch(
 
     Returns:
         ``(B, T)`` int64 indices, ``0 <= idx[b, t] < L_b``, non-decreasing along ``t``.
+
+    Example:
+        >>> import torch
+        >>> idx = random_perturb_batch(torch.tensor([4, 2]), 4, torch.Generator().manual_seed(0))
+        >>> idx.tolist()  # L == T: every segment; L < T: stretched
+        [[0, 1, 2, 3], [0, 1, 1, 1]]
     """
     if num_segments < 1:
         raise ValueError(f"num_segments must be >= 1, got {num_segments}")

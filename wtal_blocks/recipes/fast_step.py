@@ -342,7 +342,10 @@ class FastStep:
         static_x.copy_(features, non_blocking=True)
         static_y.copy_(labels, non_blocking=True)
         spec = self.model.multiplier_spec(b, t)  # type: ignore[operator]
-        mult = {n: torch.empty(shape, device=self.device) for n, (shape, _) in spec.items()}
+        mult = {  # float32, as DropoutMultipliers.sample draws them
+            n: torch.empty(shape, device=self.device, dtype=torch.float32)
+            for n, (shape, _) in spec.items()
+        }
         main = torch.cuda.current_stream(self.device)
         side = torch.cuda.Stream(self.device)
         side.wait_stream(main)
