@@ -27,7 +27,12 @@ loop (a data loader with ``--workers`` processes, the host batch copied to the d
 official-style step, ``.item()`` of the losses; without the official per-step test) timed over
 ``--baseline-steps`` steps and extrapolated to 10,000, labelled as such.
 
+``--profile`` (CUDA): the fast step's kernels by device time, and the embedding convolution
+(forward + weight gradient, nearly all the step's FLOPs) timed in the model's layout and as a
+channels-last ``conv2d``, under the recipe's and cuDNN's other algorithm settings.
+
     python benchmarks/bench_train.py [--device cuda] [--compile]
+    python benchmarks/bench_train.py --profile
     python benchmarks/bench_train.py --full [--data-dir DIR] [--iterations 10000]
 """
 
@@ -265,6 +270,91 @@ def per_step(args: argparse.Namespace) -> None:
     )
 
 
+# -------------------------------------------------------------------------------- --profile
+
+
+def where_the_time_goes(args: argparse.Namespace) -> None:
+    """CUDA: the kernels of the fast step by device time, and the embedding convolution
+    (forward + weight gradient, the step's FLOPs) in two layouts and cuDNN settings."""
+    import torch.nn.functional as F
+    from torch.profiler import ProfilerActivity, profile
+
+    device = torch.device("cuda")
+    _deterministic(device)
+    b, t, f, c = args.batch, args.segments, args.features, args.classes
+    torch.manual_seed(0)
+    model = UncertaintyModelingNet(f, c).to(device).train()
+    objective = UMObjective()
+    opt = _adam(model)
+
+    def loss_fn(output: Any, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return objective(
+            output.video_probs, output.background_probs, output.action_features,
+            output.background_features, labels,
+        )  # fmt: skip
+
+    gen = torch.Generator(device=device).manual_seed(0)
+    step = FastStep(model, loss_fn, opt, gen, LOSS_TERMS, "eager")  # type: ignore[arg-type]
+    x = torch.rand(b, t, f, device=device)
+    y = torch.zeros(b, c, device=device)
+    y[:, 0] = 1
+    for _ in range(3):
+        step(x, y)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(5):
+            step(x, y)
+        torch.cuda.synchronize()
+    averages = prof.key_averages()
+    for key in ("device_time_total", "cuda_time_total"):
+        try:
+            print(averages.table(sort_by=key, row_limit=18))
+            break
+        except (AttributeError, KeyError, ValueError):
+            continue
+
+    weight = torch.randn(2048, f, 3, device=device) * 0.01
+    bias = torch.zeros(2048, device=device)
+    grad_out = torch.randn(b, 2048, t, device=device)
+    ncw = x.transpose(1, 2)  # the layout the model (and the official code) hands cuDNN
+
+    def conv1d() -> Tensor:
+        w = weight.detach().requires_grad_()
+        out = F.conv1d(ncw, w, bias, padding=1)
+        torch.autograd.grad(out, w, grad_out)
+        return out
+
+    w4 = weight[:, :, None, :].contiguous(memory_format=torch.channels_last)
+    nhwc = ncw[:, :, None, :]  # (B, F, 1, T) whose memory is (B, T, F): channels-last already
+    g4 = grad_out[:, :, None, :].contiguous(memory_format=torch.channels_last)
+
+    def conv2d_channels_last() -> Tensor:
+        w = w4.detach().requires_grad_()
+        out = F.conv2d(nhwc, w, bias, padding=(0, 1))
+        torch.autograd.grad(out, w, g4)
+        return out[:, :, 0]
+
+    rows = []
+    reference = None
+    for deterministic, bench in ((True, False), (False, False), (False, True)):
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = deterministic, bench
+        for name, fn in (
+            ("conv1d (B, F, T)", conv1d),
+            ("conv2d channels-last", conv2d_channels_last),
+        ):
+            ms = timed_per_step(fn, warmup=3, steps=20, repeat=3, device=device) * 1e3
+            out = fn()
+            reference = out if reference is None else reference
+            diff = float((out - reference).abs().max())
+            rows.append([name, deterministic, bench, ms, 4 * b * t * f * 2048 * 3 / ms / 1e9, diff])
+    _deterministic(device)
+    print_table(
+        ["embedding conv, fwd + weight grad", "deterministic", "benchmark", "ms", "TFLOP/s",
+         "max |diff| vs first"],
+        rows,
+    )  # fmt: skip
+
+
 # ----------------------------------------------------------------------------------- --full
 
 
@@ -388,6 +478,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=0, help="rounds (3 CUDA, 2 CPU)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--full", action="store_true", help="a whole training run (see above)")
+    parser.add_argument("--profile", action="store_true", help="CUDA: where the step's time goes")
     parser.add_argument("--data-dir", default="", help="--full: the synthetic data (kept)")
     parser.add_argument("--iterations", type=int, default=10_000)
     parser.add_argument("--eval-every", type=int, default=1_000)
@@ -399,6 +490,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.full:
         full_run(args)
+    elif args.profile:
+        where_the_time_goes(args)
     else:
         per_step(args)
 

@@ -8,6 +8,8 @@
 #      - batched temporal NMS vs a per-group loop                                        (~1 min)
 #      - the UM training step, batch 16 x 750 x 2048, ours vs the official style
 #        (GPU_CHECK_COMPILE=1 adds torch.compile, ~1 min of compilation)                (~0.5 min)
+#      - where the step's time goes: its kernels by device time; the embedding
+#        convolution (nearly all the FLOPs) in two layouts and three cuDNN settings     (~0.5 min)
 #      - a whole 10,000-iteration UM training at THUMOS'14 scale (synthetic features,
 #        evaluation every 1,000 steps) vs the official-style loop                         (~2 min)
 #   3. the rest of the kernel tests on CUDA, capped by $GPU_TEST_SECONDS (default 150)
@@ -56,6 +58,8 @@ step "batched temporal NMS: Triton vs per-group loop of the torch path" \
   timeout 300 $PY benchmarks/bench_nms.py --gpu
 step "UM training step (batch 16 x 750 x 2048): ours vs official-style, same run" \
   timeout 300 $PY benchmarks/bench_train.py --device cuda ${GPU_CHECK_COMPILE:+--compile}
+step "where the training step's time goes: its kernels, the embedding conv's layouts" \
+  timeout 180 $PY benchmarks/bench_train.py --profile
 step "10,000-iteration UM training, THUMOS'14 scale, evaluation every 1,000: ours vs official-style loop" \
   timeout 420 $PY benchmarks/bench_train.py --device cuda --full
 
