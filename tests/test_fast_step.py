@@ -16,7 +16,7 @@ import torch
 from tests.helpers import write_thumos_layout
 from wtal_blocks._validation import validation_enabled
 from wtal_blocks.data import ThumosFeatures, pad_collate, random_perturb
-from wtal_blocks.data.device_dataset import DeviceFeatures, random_perturb_batch
+from wtal_blocks.data.device_dataset import CachedSamples, DeviceFeatures, random_perturb_batch
 from wtal_blocks.models.dropout import DropoutMultipliers
 from wtal_blocks.pooling import topk_mil_pooling
 from wtal_blocks.recipes import UMConfig, train
@@ -98,6 +98,9 @@ def test_fast_eager_step_equals_the_recipe_step_bit_for_bit(
     assert [int(r["step"]) for r in _losses(tmp_path / "fast")] == [1, 2, 3, 4, 5]
     a, b = (_weights(tmp_path / d / "model_final.pkl") for d in ("off", "fast"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # the fast path evaluates on cached test samples: the same detections
+    results = [(tmp_path / d / "results_final.json").read_text() for d in ("off", "fast")]
+    assert results[0] == results[1]
 
 
 def _tiny_um(seed: int = 0) -> tuple[Any, Any, torch.optim.Optimizer]:
@@ -321,6 +324,27 @@ def test_device_batches_equal_the_host_loader_for_the_same_indices(data_root: Pa
         return FastStep(model, objective, opt, gen, method.loss_terms, "eager")(x, y)
 
     assert torch.equal(one_step(feats, labels), one_step(host.features, host.labels))
+
+
+def test_cached_test_samples_are_read_once_and_equal(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = ThumosFeatures(data_root, "test", modal="rgb", num_segments=25, sampling="uniform")
+    cached = CachedSamples(ds)
+    reads: list[int] = []
+    real = ds.get
+    monkeypatch.setattr(ds, "get", lambda i, e: reads.append(i) or real(i, e))
+    for _ in range(3):
+        for i in range(len(ds)):
+            got, expected = cached[i], real(i, 0)
+            assert (
+                torch.equal(got.features, expected.features) and got.video_id == expected.video_id
+            )
+    assert reads == list(range(len(ds)))
+    assert cached.ground_truth() == ds.ground_truth() and cached.feature_dim == 8
+    assert CachedSamples.nbytes(ds) == 4 * 8 * sum(min(n, 25) for n in ds.lengths)
+    with pytest.raises(ValueError, match="random sampling"):
+        CachedSamples(ThumosFeatures(data_root, "test", modal="rgb", sampling="random"))
 
 
 def test_recipe_on_device_data_resumes_exactly(data_root: Path, tmp_path: Path) -> None:

@@ -13,19 +13,24 @@ The sampling rule is the official one (:func:`~wtal_blocks.data.random_perturb`)
 numbers come from the device generator instead of the host loader's per-video numpy
 generators, so the two paths draw different (equally distributed) samples. Given the same
 indices, :meth:`DeviceFeatures.gather` returns exactly the host loader's batch.
+
+:class:`CachedSamples` keeps a test set's samples (deterministic: uniform or stretch sampling)
+in host memory after their first read, so that evaluating every 1,000 steps reads and samples
+the feature files once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .base import DataError, FeatureDataset
+from .base import DataError, FeatureDataset, VideoSample
 
-__all__ = ["DeviceFeatures", "random_perturb_batch"]
+__all__ = ["CachedSamples", "DeviceFeatures", "random_perturb_batch"]
 
 
 def random_perturb_batch(
@@ -218,3 +223,55 @@ class DeviceFeatures:
         if self.device.type == "cuda":
             return host.pin_memory().to(self.device, non_blocking=True)
         return host.to(self.device)
+
+
+class CachedSamples(FeatureDataset):
+    """``dataset`` with each sample kept after its first read (test sampling is deterministic,
+    so every later evaluation gets the very same samples without touching the files).
+
+    Args:
+        dataset: a dataset with ``uniform`` or ``stretch`` sampling.
+
+    Raises:
+        ValueError: random sampling (each epoch draws other samples).
+    """
+
+    def __init__(self, dataset: FeatureDataset) -> None:
+        if dataset.sampling == "random":
+            raise ValueError("random sampling draws new samples every epoch: nothing to cache")
+        super().__init__(dataset.num_segments, dataset.sampling, dataset.seed)
+        self.dataset = dataset
+        self.video_ids = dataset.video_ids
+        self.labels = dataset.labels
+        self.lengths = dataset.lengths
+        self.durations = dataset.durations
+        self.class_names = dataset.class_names
+        self.time_from_duration = dataset.time_from_duration
+        self._samples: dict[int, VideoSample] = {}
+
+    @staticmethod
+    def nbytes(dataset: FeatureDataset) -> int:
+        """Host memory the samples of ``dataset`` take once all are cached."""
+        lengths = np.asarray(dataset.lengths, dtype=np.int64)
+        t = dataset.num_segments
+        kept = np.full_like(lengths, t) if dataset.sampling == "stretch" else np.minimum(lengths, t)
+        return 4 * int(kept.sum()) * dataset.feature_dim
+
+    @property
+    def feature_dim(self) -> int:
+        return self.dataset.feature_dim
+
+    def load_features(self, index: int) -> np.ndarray:
+        return self.dataset.load_features(index)
+
+    def ground_truth(self) -> dict[str, Any]:
+        return self.dataset.ground_truth()
+
+    def get(self, index: int, epoch: int) -> VideoSample:
+        sample = self._samples.get(index)
+        if sample is None:
+            sample = self._samples[index] = self.dataset.get(index, epoch)
+        return sample
+
+    def __repr__(self) -> str:
+        return f"CachedSamples({self.dataset!r}, cached={len(self._samples)})"

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from .._validation import set_validation
 from ..data.base import DataError, FeatureDataset, PaddedBatch
-from ..data.device_dataset import DeviceFeatures
+from ..data.device_dataset import CachedSamples, DeviceFeatures
 from ..models.dropout import DropoutMultipliers
 from .batches import BatchOrder, EpochIndexed, StepBatchSampler, collate_or_none
 from .build import build_datasets, resolve_device
@@ -78,6 +78,7 @@ _RESUME_MAY_CHANGE = {
     "iterations", "eval_every", "eval_batch_size", "num_workers", "output_dir", "fast_step",
     "device_data",
 }  # fmt: skip
+_TEST_CACHE_BYTES = 2 * 2**30  # the fast path keeps test samples in host memory up to this
 Batch = PaddedBatch | tuple[Tensor, Tensor] | None
 """What a step trains on: a host loader's batch (None: this rank idles), or device-resident
 ``(features, labels)``."""
@@ -146,6 +147,8 @@ class _Training:
             config, test_sampling=self.method.test_sampling(config)
         )
         _check_labels(self.train_set)
+        if self.fast_mode != "off" and CachedSamples.nbytes(self.test_set) <= _TEST_CACHE_BYTES:
+            self.test_set = CachedSamples(self.test_set)  # read the files at one evaluation only
         if self.device.type == "cuda":  # reproducible kernels where cuDNN offers them
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
