@@ -334,8 +334,8 @@ class FastStep:
         return captured.terms
 
     def _capture(self, features: Tensor, labels: Tensor) -> Tensor:
-        """Run this step eagerly on a side stream (the warm-up a capture needs: library
-        handles, the optimiser's state, Triton's compilation), then capture the next ones."""
+        """Run this step eagerly (the warm-up a capture needs: library handles, the optimiser's
+        state, Triton's compilation), then capture the next ones: one graph per batch shape."""
         b, t = features.shape[0], features.shape[1]
         static_x = torch.empty(features.shape, dtype=features.dtype, device=self.device)
         static_y = torch.empty(labels.shape, dtype=labels.dtype, device=self.device)
@@ -346,18 +346,37 @@ class FastStep:
             n: torch.empty(shape, device=self.device, dtype=torch.float32)
             for n, (shape, _) in spec.items()
         }
+
+        def body() -> Tensor:
+            return self._run(static_x, static_y, mult, 1.0, None, None)
+
+        def warm_up() -> Tensor:
+            sample_multipliers_into(mult, spec, self.generator)
+            return body()
+
+        terms = self._warm_up(warm_up)
+        graph, static_terms = self._record(body)
+        self._graphs[(b, t)] = _Captured(graph, static_x, static_y, mult, static_terms)
+        return terms
+
+    def _warm_up(self, fn: Callable[[], Tensor]) -> Tensor:
+        """``fn()`` on a side stream, as CUDA graph captures require of their warm-up."""
         main = torch.cuda.current_stream(self.device)
         side = torch.cuda.Stream(self.device)
         side.wait_stream(main)
         with torch.cuda.stream(side):
-            sample_multipliers_into(mult, spec, self.generator)
-            terms = self._run(static_x, static_y, mult, 1.0, None, None)
+            out = fn()
         main.wait_stream(side)
-        terms.record_stream(main)
+        out.record_stream(main)
+        return out
+
+    def _record(self, body: Callable[[], Tensor]) -> tuple[Any, Tensor]:
+        """Capture ``body`` in a CUDA graph (sharing one memory pool with the other shapes'
+        graphs: they never run concurrently, and each output is read before the next replay);
+        ``(graph, its output)``."""
         graph = torch.cuda.CUDAGraph()
         # thread_local: the data loader's pinning thread may use CUDA during the capture
         with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
-            static_terms = self._run(static_x, static_y, mult, 1.0, None, None)
+            out = body()
         self._pool = graph.pool()
-        self._graphs[(b, t)] = _Captured(graph, static_x, static_y, mult, static_terms)
-        return terms
+        return graph, out
