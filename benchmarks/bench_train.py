@@ -279,7 +279,9 @@ def where_the_time_goes(args: argparse.Namespace) -> None:
     import torch.nn.functional as F
     from torch.profiler import ProfilerActivity, profile
 
-    device = torch.device("cuda")
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     _deterministic(device)
     b, t, f, c = args.batch, args.segments, args.features, args.classes
     torch.manual_seed(0)
@@ -300,13 +302,14 @@ def where_the_time_goes(args: argparse.Namespace) -> None:
     y[:, 0] = 1
     for _ in range(3):
         step(x, y)
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+    sync()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
         for _ in range(5):
             step(x, y)
-        torch.cuda.synchronize()
+        sync()
     averages = prof.key_averages()
-    for key in ("device_time_total", "cuda_time_total"):
+    for key in ("device_time_total", "cuda_time_total") if cuda else ("cpu_time_total",):
         try:
             print(averages.table(sort_by=key, row_limit=18))
             break
@@ -343,7 +346,7 @@ def where_the_time_goes(args: argparse.Namespace) -> None:
             ("conv2d channels-last", conv2d_channels_last),
         ):
             ms = timed_per_step(fn, warmup=3, steps=20, repeat=3, device=device) * 1e3
-            out = fn()
+            out = fn().detach()
             reference = out if reference is None else reference
             diff = float((out - reference).abs().max())
             rows.append([name, deterministic, bench, ms, 4 * b * t * f * 2048 * 3 / ms / 1e9, diff])
@@ -478,7 +481,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=0, help="rounds (3 CUDA, 2 CPU)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--full", action="store_true", help="a whole training run (see above)")
-    parser.add_argument("--profile", action="store_true", help="CUDA: where the step's time goes")
+    parser.add_argument("--profile", action="store_true", help="where the step's time goes")
     parser.add_argument("--data-dir", default="", help="--full: the synthetic data (kept)")
     parser.add_argument("--iterations", type=int, default=10_000)
     parser.add_argument("--eval-every", type=int, default=1_000)
