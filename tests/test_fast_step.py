@@ -337,6 +337,26 @@ def test_device_sampling_follows_the_official_rule() -> None:
     assert one.shape == (1, 1) and 0 <= int(one) < 7
 
 
+def test_device_sampling_slices_are_the_official_ones_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the smallest and the largest uniform draw, every index is its slice's first and
+    last value: the slice bounds equal numpy's for lengths up to millions."""
+    lengths = [1, 2, 3, 749, 750, 751, 1499, 4096, 10**6 + 7, 2**31 - 1]
+    rand = torch.rand
+    for t in (1, 7, 750):
+        for u in (0.0, 1.0 - 2**-53):
+            monkeypatch.setattr(
+                torch, "rand", lambda *a, u=u, **k: torch.full_like(rand(*a, **k), u)
+            )
+            got = random_perturb_batch(torch.tensor(lengths), t).numpy()
+            monkeypatch.setattr(torch, "rand", rand)
+            for row, length in zip(got, lengths, strict=True):
+                base, upper = _slices(length, t)
+                expected = np.arange(t) if length == t else (base if u == 0 else upper)
+                assert (row == expected).all(), (length, t, u)
+
+
 def test_device_batches_equal_the_host_loader_for_the_same_indices(data_root: Path) -> None:
     ds = ThumosFeatures(data_root, "train", modal="rgb", num_segments=20, sampling="random")
     data = DeviceFeatures.from_dataset(ds, "cpu")

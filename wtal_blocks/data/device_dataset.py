@@ -1,7 +1,7 @@
 """A training set resident on the device, with the official random sampling done there.
 
-THUMOS'14's training features (200 videos, ~60k segments of 2048 float32 channels) take about
-0.5 GB: they fit in a GPU's memory many times over. :class:`DeviceFeatures` keeps every video
+A THUMOS'14-sized training set (200 videos, ~60k segments of 2048 float32 channels, as the
+built-in synthetic one) takes about 0.5 GB: it fits in a GPU's memory many times over. :class:`DeviceFeatures` keeps every video
 of a :class:`~wtal_blocks.data.FeatureDataset` in one flat ``(ΣL, F)`` buffer with per-video
 offsets, and builds a training batch on the device: the official ``random_perturb`` sampling
 (:func:`random_perturb_batch`, vectorised over the batch, drawn from a
