@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_topk.py
+    python benchmarks/bench_topk.py [--crossover] [--sweep]
 
 Shapes: THUMOS14-like ``(16, 750, 20)`` and ActivityNet-scale ``(16, 4096, 200)``, with UM's
 ``k = T // 9``. Goals (issue 6): within 1.5x of torch at the small shape, faster at the large
@@ -11,6 +11,13 @@ value checks off (they read the device and cost the same for every backend; the 
 shows the default, checks on) against the bare ``torch.topk(x, k, dim=1).values.mean(1)``,
 forward and forward+backward. Without CUDA only the torch baseline is timed: the Triton
 interpreter is a correctness tool, not a performance path.
+
+``--crossover`` (CUDA) times both paths over a sweep of sizes ``B·T·C`` (``B = 16``,
+``T`` 256-4096, ``C`` 20 and 200), float32 and float16, with and without the backward; prints
+which one ``backend="auto"`` takes (:func:`~wtal_blocks.kernels.dispatch.topk_backend_for`)
+against the faster one measured, and the measured crossover next to the table
+:data:`~wtal_blocks.kernels.dispatch.TOPK_TRITON_MIN_ELEMENTS`. ``--sweep`` times the kernel's
+launch heuristics.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0], the 
     from benchmarks._timing import best_of, print_table
 
 from wtal_blocks._validation import set_validation
+from wtal_blocks.kernels.dispatch import TOPK_TRITON_MIN_ELEMENTS, topk_backend_for
 from wtal_blocks.pooling import k_from_ratio, topk_mil_pooling, topk_mil_pooling_with_indices
 
 SHAPES = [(16, 750, 20), (16, 4096, 200)]
@@ -140,7 +148,78 @@ def sweep_launch_config() -> None:
     print_table(["keys/thread", "keys/program", *(f"{s} fwd ms" for s in SHAPES)], rows)
 
 
+CROSSOVER_T = (256, 512, 750, 1024, 1536, 2048, 3072, 4096)
+CROSSOVER_C = (20, 200)
+
+
+def measured_crossover(
+    rows: list[tuple[int, float, float]],
+) -> int | None:
+    """The smallest size from which the kernel is faster at every larger measured size
+    (``rows``: ``(numel, torch ms, triton ms)``); None if it never is."""
+    rows = sorted(rows)
+    for i, (n, _, _) in enumerate(rows):
+        if all(tri < tor for _, tor, tri in rows[i:]):
+            return n
+    return None
+
+
+def crossover_sweep(*, repeat: int = 5, number: int = 20) -> None:
+    """Both paths over a sweep of sizes; where ``auto`` goes against where it should."""
+    sync = torch.cuda.synchronize
+    table: list[list[Any]] = []
+    found: dict[tuple[str, int], list[tuple[int, float, float]]] = {}
+    for dtype in (torch.float32, torch.float16):
+        for c in CROSSOVER_C:
+            for t in CROSSOVER_T:
+                shape = (16, t, c)
+                k = int(k_from_ratio(t, RATIO))
+                x = torch.randn(shape, device="cuda", dtype=dtype, requires_grad=True)
+                for name, training in (("fwd", False), ("fwd+bwd", True)):
+
+                    def call(backend: str, x: torch.Tensor = x, training: bool = training) -> None:
+                        if training:
+                            out = topk_mil_pooling(x, ratio=RATIO, backend=backend)  # type: ignore[arg-type]
+                            torch.autograd.grad(out, x, torch.ones_like(out))
+                        else:
+                            topk_mil_pooling(x.detach(), ratio=RATIO, backend=backend)  # type: ignore[arg-type]
+
+                    with set_validation(False):
+                        tor = best_of(
+                            lambda: call("torch"), repeat=repeat, number=number, sync=sync
+                        )
+                        tri = best_of(
+                            lambda: call("triton"), repeat=repeat, number=number, sync=sync
+                        )
+                    numel = 16 * t * c
+                    auto = topk_backend_for(numel, x.element_size(), training)
+                    faster = "triton" if tri < tor else "torch"
+                    loss = (tri if auto == "triton" else tor) / min(tri, tor)
+                    key = ("training" if training else "forward", x.element_size())
+                    found.setdefault(key, []).append((numel, tor * 1e3, tri * 1e3))
+                    table.append(
+                        [shape, k, str(dtype).removeprefix("torch."), name, numel, tor * 1e3,
+                         tri * 1e3, tri / tor, auto, faster, loss]
+                    )  # fmt: skip
+    print_table(
+        ["shape", "k", "dtype", "pass", "B*T*C", "torch ms", "triton ms", "triton/torch",
+         "auto takes", "faster", "auto/best"],
+        table,
+    )  # fmt: skip
+    rows = []
+    for key, measured in found.items():
+        rows.append([*key, TOPK_TRITON_MIN_ELEMENTS[key], measured_crossover(measured)])
+    print_table(["pass", "bytes/elem", "table (auto)", "measured crossover"], rows)
+    worst = max(r[-1] for r in table)
+    right = sum(r[8] == r[9] for r in table)
+    print(
+        f"auto takes the faster path in {right} of {len(table)} cases; worst auto/best {worst:.2f}"
+    )
+
+
 if __name__ == "__main__":
     run_gpu_benchmark()
+    if "--crossover" in sys.argv and torch.cuda.is_available():
+        crossover_sweep()
     if "--sweep" in sys.argv and torch.cuda.is_available():
         sweep_launch_config()

@@ -21,8 +21,15 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_finite, check_mask, check_rank, shape_str, valid_lengths
-from .kernels.dispatch import BACKEND_ENV_VAR, Backend, resolve_backend
+from ._validation import (
+    check_finite,
+    check_mask,
+    check_rank,
+    shape_str,
+    valid_lengths,
+    validation_enabled,
+)
+from .kernels.dispatch import BACKEND_ENV_VAR, Backend, resolve_backend, topk_backend_for
 
 __all__ = [
     "TopKMILPooling",
@@ -166,8 +173,12 @@ _TRITON_MAX_TIME = (
 )
 
 
+def _requested(backend: str | None) -> str:
+    return backend if backend is not None else os.environ.get(BACKEND_ENV_VAR, "auto")
+
+
 def _explicit_triton(backend: str | None) -> bool:
-    return (backend if backend is not None else os.environ.get(BACKEND_ENV_VAR, "auto")) == "triton"
+    return _requested(backend) == "triton"
 
 
 def masked_topk(
@@ -209,7 +220,8 @@ def _check_scores(scores: Tensor, mask: Tensor | None) -> int:
     if t == 0:
         raise ValueError(f"scores has no segments (T = 0), shape {shape_str(scores)}")
     check_mask(mask, b, t)
-    check_finite("scores", scores if mask is None else scores[mask])
+    if validation_enabled():  # scores[mask] alone would read the device (its size)
+        check_finite("scores", scores if mask is None else scores[mask])
     return t
 
 
@@ -234,6 +246,9 @@ def _pool(
     else:
         k_max = k_one
     chosen = resolve_backend(backend, scores.device)
+    if chosen == "triton" and _requested(backend) == "auto":  # the measured crossover
+        training = torch.is_grad_enabled() and scores.requires_grad
+        chosen = topk_backend_for(scores.numel(), scores.element_size(), training)
     # "auto" falls back to torch beyond the kernel's length limit; an explicit "triton" raises
     if chosen == "triton" and (t <= _TRITON_MAX_TIME or _explicit_triton(backend)):
         from .kernels.topk_triton import topk_mean_triton, topk_mean_values_triton
@@ -275,7 +290,9 @@ def topk_mil_pooling_with_indices(
         k: number of segments to average, an int or ``(B,)`` per video; ``1 <= k <= T_n``.
         ratio: alternatively ``r``, giving ``k_n = max(1, ⌊T_n / r⌋)``.
         mask: optional ``(B, T)`` bool, True for real segments of a padded batch.
-        backend: ``"auto" | "torch" | "triton"`` (see :mod:`wtal_blocks.kernels.dispatch`).
+        backend: ``"auto" | "torch" | "triton"`` (see :mod:`wtal_blocks.kernels.dispatch`);
+            ``"auto"`` takes the Triton kernel on CUDA from the measured crossover size on
+            (:func:`~wtal_blocks.kernels.dispatch.topk_backend_for`).
 
     Returns:
         :class:`TopKResult` ``(values (B, C), indices (B, K, C), valid (B, K), k (B,))``.
@@ -304,7 +321,10 @@ def topk_mil_pooling(
         k: number of segments averaged, an int or ``(B,)``; ``1 <= k <= T_n``.
         ratio: alternatively ``r``: ``k_n = max(1, ⌊T_n / r⌋)`` (UM: ``action_ratio = 9``).
         mask: optional ``(B, T)`` bool validity mask for padded batches.
-        backend: ``"auto" | "torch" | "triton"``.
+        backend: ``"auto" | "torch" | "triton"``; ``"auto"`` takes the Triton kernel on CUDA
+            from the measured crossover size on, separately for a call with a gradient
+            (training) and without (inference)
+            (:func:`~wtal_blocks.kernels.dispatch.topk_backend_for`).
 
     Returns:
         ``(B, C)`` video-level raw class scores ``a_c(v_n)`` (apply a softmax for Eq. 2).

@@ -13,13 +13,21 @@ Design points (what the official codes lack):
 * atomic checkpoints holding model, optimiser, RNG state and step; ``resume`` continues a run
   so that it ends with the same weights as an uninterrupted one;
 * data-parallel training through ``torchrun`` (gradients all-reduced, evaluation sharded and
-  gathered on every rank).
+  gathered on every rank);
+* on a GPU, the fast step (:mod:`~wtal_blocks.recipes.fast_step`: no host synchronisation per
+  step, the whole step captured in a CUDA graph) fed by the training set resident on the device
+  (:class:`~wtal_blocks.data.device_dataset.DeviceFeatures`). There the same official sampling
+  rule is drawn from a device generator seeded by ``seed`` (its state is checkpointed, so a
+  resumed run still ends as an uninterrupted one), not per ``(seed, epoch, video)``: the samples
+  differ from the host loader's. ``fast_step="off"`` and ``device_data="off"`` restore the eager
+  step and the host loader, which ``"auto"`` keeps on the CPU and under ``torchrun``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,7 @@ from torch.utils.data import DataLoader
 
 from .._validation import set_validation
 from ..data.base import DataError, FeatureDataset, PaddedBatch
+from ..data.device_dataset import CachedSamples, DeviceFeatures
 from ..models.dropout import DropoutMultipliers
 from .batches import BatchOrder, EpochIndexed, StepBatchSampler, collate_or_none
 from .build import build_datasets, resolve_device
@@ -42,6 +51,15 @@ from .distributed import (
     dist_context,
 )
 from .evaluate import EvalReport, evaluate_model
+from .fast_step import (
+    DeviceDataMode,
+    FastStep,
+    FastStepMode,
+    LossLog,
+    resolve_device_data,
+    resolve_fast_step,
+    set_capturable,
+)
 from .methods import method_of
 from .rundir import (
     Log,
@@ -56,7 +74,14 @@ from .rundir import (
 __all__ = ["TrainResult", "official_state_dict", "train"]
 
 # settings that do not change the computation; the device does (its generator's stream)
-_RESUME_MAY_CHANGE = {"iterations", "eval_every", "eval_batch_size", "num_workers", "output_dir"}
+_RESUME_MAY_CHANGE = {
+    "iterations", "eval_every", "eval_batch_size", "num_workers", "output_dir", "fast_step",
+    "device_data",
+}  # fmt: skip
+_TEST_CACHE_BYTES = 2 * 2**30  # the fast path keeps test samples in host memory up to this
+Batch = PaddedBatch | tuple[Tensor, Tensor] | None
+"""What a step trains on: a host loader's batch (None: this rank idles), or device-resident
+``(features, labels)``."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +123,22 @@ def _check_labels(train_set: FeatureDataset) -> None:
 class _Training:
     """The state of one run: built by ``__init__``, advanced by :meth:`step`."""
 
-    def __init__(self, config: RecipeConfig, resume: bool, overwrite: bool, log: Log) -> None:
+    def __init__(
+        self,
+        config: RecipeConfig,
+        resume: bool,
+        overwrite: bool,
+        log: Log,
+        fast_step: str = "off",
+        device_data: str = "off",
+    ) -> None:
         self.config = config
         self.method = method_of(config)
         self.log = log
         self.device = resolve_device(config.device)
         self.dist = dist_context(self.device)
+        self.fast_mode = resolve_fast_step(fast_step, self.device, self.dist.active)
+        want_device_data = resolve_device_data(device_data, self.fast_mode, self.device)
         self.out = Path(config.output_dir)
         if self.dist.is_main:
             prepare_output(self.out, resume, overwrite, log)
@@ -112,6 +147,8 @@ class _Training:
             config, test_sampling=self.method.test_sampling(config)
         )
         _check_labels(self.train_set)
+        if self.fast_mode != "off" and CachedSamples.nbytes(self.test_set) <= _TEST_CACHE_BYTES:
+            self.test_set = CachedSamples(self.test_set)  # read the files at one evaluation only
         if self.device.type == "cuda":  # reproducible kernels where cuDNN offers them
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
@@ -124,12 +161,56 @@ class _Training:
             lr=config.lr,
             betas=(0.9, 0.999),
             weight_decay=config.weight_decay,
+            capturable=self.fast_mode == "graph",  # a CUDA graph replays the step counter too
         )
         self.objective = self.method.build_objective(config)
         self.dropout_gen = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.fast: FastStep | None = None
+        self.losses: LossLog | None = None
+        if self.fast_mode != "off":
+            self.fast = FastStep(
+                self.model,
+                self.objective,
+                self.optimiser,
+                self.dropout_gen,
+                self.method.loss_terms,
+                self.fast_mode,
+            )
+            self.losses = LossLog(self.method.loss_terms, self.device)
+        self.data = self._device_data(device_data, want_device_data)
+        # the device sampler's own stream (not the dropout generator's: the same seed would
+        # correlate the two)
+        self.sampling_gen = torch.Generator(device=self.device).manual_seed(
+            int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])
+        )
         self.step_done = 0
         self.history: list[EvalReport] = []
         self.ckpt_path = self.out / "checkpoint_last.pt"
+
+    def _device_data(self, mode: str, wanted: bool) -> DeviceFeatures | None:
+        """The training set on the device when wanted and it fits (half the free memory)."""
+        if not wanted:
+            return None
+        gib = DeviceFeatures.nbytes(self.train_set) / 2**30
+        if not DeviceFeatures.fits(self.train_set, self.device):
+            free = torch.cuda.mem_get_info(self.device)[0] / 2**30
+            message = (
+                f"the training set takes {gib:.2f} GiB, more than half of the {free:.2f} GiB "
+                f"free on {self.device}"
+            )
+            if mode == "on":
+                raise ValueError(f"device_data='on': {message}; use device_data 'auto' or 'off'")
+            if self.dist.is_main:
+                self.log(f"{message}: training batches come from the host loader")
+            return None
+        return DeviceFeatures.from_dataset(self.train_set, self.device)
+
+    def describe(self) -> str:
+        """One line: the step and where its batches come from."""
+        where = "the host loader" if self.data is None else f"{self.device} (the device sampler)"
+        gib = DeviceFeatures.nbytes(self.train_set) / 2**30
+        held = "" if self.data is None else f", {gib:.2f} GiB"
+        return f"training step: {self.fast_mode}; batches from {where}{held}"
 
     def restore(self) -> None:
         """Continue from ``checkpoint_last.pt`` (same configuration, same RNG streams)."""
@@ -140,10 +221,19 @@ class _Training:
         if missing:
             raise ValueError(f"{self.ckpt_path}: not a resumable checkpoint (missing {missing})")
         _check_resumable(state["config"], self.config, self.ckpt_path)
+        sampled_on = state.get("data_path", "host")
+        if sampled_on != ("host" if self.data is None else "device"):
+            raise ValueError(
+                f"{self.ckpt_path}: the run sampled its batches on the {sampled_on}; resume it "
+                f"with device_data {'off' if sampled_on == 'host' else 'on'}"
+            )
         try:
             self.model.load_state_dict(state["model"])
             self.optimiser.load_state_dict(state["optimizer"])
+            set_capturable(self.optimiser, self.fast_mode == "graph")  # as saved, else
             self.dropout_gen.set_state(state["dropout_rng"].cpu())  # CPU byte tensors
+            if self.data is not None:
+                self.sampling_gen.set_state(state["sampling_rng"].cpu())
             torch.set_rng_state(state["torch_rng"].cpu())
             self.step_done = int(state["step"])
             self.history = [EvalReport(**h) for h in state.get("history", [])]
@@ -164,23 +254,24 @@ class _Training:
 
     def checkpoint(self) -> None:
         if self.dist.is_main:
-            atomic_save(
-                {
-                    "model": official_state_dict(self.model),
-                    "optimizer": self.optimiser.state_dict(),
-                    "step": self.step_done,
-                    "dropout_rng": self.dropout_gen.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "config": self.config.to_dict(),
-                    "history": [h.to_dict() | {"label": h.label} for h in self.history],
-                },
-                self.ckpt_path,
-            )
+            state = {
+                "model": official_state_dict(self.model),
+                "optimizer": self.optimiser.state_dict(),
+                "step": self.step_done,
+                "dropout_rng": self.dropout_gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "data_path": "host" if self.data is None else "device",
+                "config": self.config.to_dict(),
+                "history": [h.to_dict() | {"label": h.label} for h in self.history],
+            }
+            if self.data is not None:
+                state["sampling_rng"] = self.sampling_gen.get_state()
+            atomic_save(state, self.ckpt_path)
 
-    def loader(self) -> tuple[DataLoader[Any], StepBatchSampler]:
+    def sampler(self) -> StepBatchSampler:
         c = self.config
         order: BatchOrder = getattr(c, "batch_order", "epochs")
-        sampler = StepBatchSampler(
+        return StepBatchSampler(
             len(self.train_set),
             c.batch_size,
             c.seed,
@@ -189,18 +280,34 @@ class _Training:
             self.dist,
             order,
         )
-        loader = DataLoader(
-            EpochIndexed(self.train_set),
-            batch_sampler=sampler,
-            collate_fn=collate_or_none,
-            num_workers=c.num_workers,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=False,
-        )
-        return loader, sampler
 
-    def step(self, local_batch: PaddedBatch | None, sampler: StepBatchSampler) -> dict[str, float]:
-        """One optimiser step on this rank's share of the global batch; the global terms."""
+    def batches(self, sampler: StepBatchSampler) -> Iterator[Batch]:
+        """The remaining steps' batches: from the host loader, or built on the device."""
+        if self.data is None:
+            yield from DataLoader(
+                EpochIndexed(self.train_set),
+                batch_sampler=sampler,
+                collate_fn=collate_or_none,
+                num_workers=self.config.num_workers,
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=False,
+            )
+            return
+        assert self.fast is not None  # device data feeds the fast step, in one process
+        for step in range(sampler.start, sampler.stop):
+            videos, _ = sampler.global_batch(step)
+            # a captured step's static inputs are written in place (no copy)
+            out = self.fast.input_buffers(len(videos), self.config.segments)
+            yield self.data.batch(self.data.videos_tensor(videos), self.sampling_gen, out=out)
+
+    def step(self, batch: Batch, sampler: StepBatchSampler) -> dict[str, float] | None:
+        """One optimiser step on this rank's share of the global batch; the global terms (None
+        on the fast path, whose terms wait in ``self.losses`` until :meth:`flush_losses`)."""
+        if self.fast is not None:
+            self._fast_step(batch)
+            return None
+        local_batch = batch
+        assert not isinstance(local_batch, tuple)
         self.model.train()
         global_size = len(sampler.global_batch(self.step_done)[0])
         lo, hi = sampler.local_range(global_size)
@@ -228,6 +335,24 @@ class _Training:
         if not all(math.isfinite(v) for v in values.values()):
             raise FloatingPointError(f"training diverged at step {self.step_done}: losses {values}")
         return values
+
+    def _fast_step(self, batch: Batch) -> None:
+        assert self.fast is not None and self.losses is not None and batch is not None
+        if isinstance(batch, PaddedBatch):
+            # the host mask (no device read); pinned host tensors go to the step as they are
+            if not batch.uniform_length or batch.features.shape[1] != self.config.segments:
+                raise AssertionError("training batches are sampled to exactly T segments")
+            features, labels = batch.features, batch.labels
+        else:
+            features, labels = batch
+        terms = self.fast(features, labels, step=self.step_done + 1)
+        self.step_done += 1
+        self.losses.append(self.step_done, terms)
+
+    def flush_losses(self, emit: Callable[[int, dict[str, float]], None]) -> None:
+        """Hand the waiting steps' loss terms to ``emit(step, terms)`` (fast path; one read)."""
+        if self.losses is not None:
+            self.losses.flush(emit)
 
     def _backward(
         self, local_batch: PaddedBatch, multipliers: DropoutMultipliers, size: int, global_size: int
@@ -296,6 +421,8 @@ def train(
     log: Log = print,
     progress: bool = True,
     stop_after: int | None = None,
+    fast_step: FastStepMode | None = None,
+    device_data: DeviceDataMode | None = None,
 ) -> TrainResult:
     """Train ``config``'s method and evaluate the final (and best) model.
 
@@ -311,11 +438,22 @@ def train(
         log: where messages go (``print``).
         progress: show a progress bar when tqdm is installed and stderr is a terminal.
         stop_after: stop (as if interrupted) once this global step is done; for tests.
+        fast_step: ``"auto"`` (CUDA graph on a CUDA device in one process, else off),
+            ``"off"``, ``"eager"``, ``"compile"`` or ``"graph"``
+            (:func:`~wtal_blocks.recipes.fast_step.resolve_fast_step`); default: the
+            configuration's ``fast_step``, else ``"auto"``.
+        device_data: ``"auto"`` (the training set on the device with a fast step on CUDA, when
+            it takes at most half the free memory), ``"off"`` or ``"on"``; default: the
+            configuration's ``device_data``, else ``"auto"``.
 
     Raises:
         RunRefused: the output directory holds a run and neither flag is given.
     """
-    run = _Training(config, resume, overwrite, log)
+    if fast_step is None:
+        fast_step = getattr(config, "fast_step", "auto")
+    if device_data is None:
+        device_data = getattr(config, "device_data", "auto")
+    run = _Training(config, resume, overwrite, log, str(fast_step), str(device_data))
     if resume:
         run.restore()
     elif run.dist.active:
@@ -323,15 +461,24 @@ def train(
     if run.dist.is_main:
         config.save(run.out / "config.json")
         log(str(config))
-    loader, sampler = run.loader()
+        if run.fast_mode != "off":
+            log(run.describe())
+    sampler = run.sampler()
     logger = TrainLogger(run.out, run.dist.is_main, config.iterations, run.step_done, log, progress)
     save_every = config.eval_every if config.eval_every > 0 else max(1, config.iterations // 10)
     try:
-        for local_batch in loader:
-            terms = run.step(local_batch, sampler)
+        for batch in run.batches(sampler):
+            terms = run.step(batch, sampler)
             step = run.step_done
-            logger.step(step, terms)
-            if config.eval_every > 0 and step % config.eval_every == 0 and step < config.iterations:
+            evaluate = config.eval_every > 0 and step % config.eval_every == 0
+            evaluate = evaluate and step < config.iterations
+            save = step % save_every == 0 or step == config.iterations
+            stop = stop_after is not None and step >= stop_after and step < config.iterations
+            if terms is not None:
+                logger.step(step, terms)
+            elif evaluate or save or stop or (run.losses is not None and run.losses.due()):
+                run.flush_losses(logger.step)  # the fast path's one read of the device
+            if evaluate:
                 report, _ = run.evaluate()
                 run.history.append(report)
                 logger.evaluation(step, report.average_mAP, report.accuracy, report.csv_row())
@@ -339,9 +486,9 @@ def train(
                 earlier = max((h.average_mAP for h in run.history[:-1]), default=-1.0)
                 if run.dist.is_main and report.average_mAP > earlier:
                     atomic_save(official_state_dict(run.model), run.out / "model_best.pkl")
-            if step % save_every == 0 or step == config.iterations:
+            if save:
                 run.checkpoint()
-            if stop_after is not None and step >= stop_after and step < config.iterations:
+            if stop:
                 run.checkpoint()
                 raise KeyboardInterrupt(f"stopped after step {step} (stop_after)")
         final, results = run.evaluate("final")
