@@ -39,6 +39,7 @@ def _config(root: Path, out: Path, **kw: object) -> UMConfig:
         output_dir=str(out),
         lr=1e-3,
         num_workers=0,
+        device="cpu",  # the same path on every machine (CUDA would pick the fast step)
     )
     base.update(kw)
     return UMConfig(**base)  # type: ignore[arg-type]

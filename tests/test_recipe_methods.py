@@ -35,6 +35,7 @@ def _config(method: str, root: Path, out: Path, **kw: Any) -> RecipeConfig:
     base: dict[str, Any] = dict(
         data_root=str(root), modal="rgb", num_segments=20, iterations=5, batch_size=4,
         eval_every=2, eval_batch_size=3, output_dir=str(out), lr=1e-3, num_workers=0,
+        device="cpu",  # the same path on every machine (CUDA would pick the fast step)
     )  # fmt: skip
     return get_method(method).config_type(**(base | TINY[method] | kw))
 

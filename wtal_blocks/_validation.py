@@ -95,6 +95,15 @@ def check_finite(name: str, x: Tensor) -> None:
         )
 
 
+def check_finite_where(name: str, x: Tensor, mask: Tensor | None) -> None:
+    """:func:`check_finite` on the valid entries ``x[mask]`` (all of ``x`` without a mask).
+
+    With checks off it returns at once: ``x[mask]`` alone would read the device (its size).
+    """
+    if _ENABLED:
+        check_finite(name, x if mask is None else x[mask])
+
+
 def check_probabilities(name: str, x: Tensor) -> None:
     check_finite(name, x)
     if _ENABLED and x.numel() > 0 and (bool((x < 0).any()) or bool((x > 1).any())):

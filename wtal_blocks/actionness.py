@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ._validation import check_finite, check_mask, check_rank
+from ._validation import check_finite_where, check_mask, check_rank
 
 __all__ = ["actionness"]
 
@@ -44,6 +44,6 @@ def actionness(cas: Tensor, mask: Tensor | None = None) -> Tensor:
     if not cas.is_floating_point():
         raise ValueError(f"cas must be a floating-point tensor, got dtype {cas.dtype}")
     check_mask(mask, cas.shape[0], cas.shape[1])
-    check_finite("cas", cas if mask is None else cas[mask])
+    check_finite_where("cas", cas, mask)
     out = cas.sum(dim=2)
     return out if mask is None else out.masked_fill(~mask, 0.0)

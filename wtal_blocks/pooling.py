@@ -21,14 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ._validation import (
-    check_finite,
-    check_mask,
-    check_rank,
-    shape_str,
-    valid_lengths,
-    validation_enabled,
-)
+from ._validation import check_finite_where, check_mask, check_rank, shape_str, valid_lengths
 from .kernels.dispatch import BACKEND_ENV_VAR, Backend, resolve_backend, topk_backend_for
 
 __all__ = [
@@ -220,8 +213,7 @@ def _check_scores(scores: Tensor, mask: Tensor | None) -> int:
     if t == 0:
         raise ValueError(f"scores has no segments (T = 0), shape {shape_str(scores)}")
     check_mask(mask, b, t)
-    if validation_enabled():  # scores[mask] alone would read the device (its size)
-        check_finite("scores", scores if mask is None else scores[mask])
+    check_finite_where("scores", scores, mask)
     return t
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from einops import repeat
 from torch import Tensor, nn
 
-from ._validation import check_finite, check_mask, check_rank, shape_str, valid_lengths
+from ._validation import check_finite_where, check_mask, check_rank, shape_str, valid_lengths
 from .pooling import _resolve_k, masked_topk
 
 __all__ = [
@@ -94,7 +94,7 @@ def _check_ranking(name: str, ranking: Tensor, mask: Tensor | None) -> tuple[int
     if not ranking.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {ranking.dtype}")
     check_mask(mask, b, t)
-    check_finite(name, ranking if mask is None else ranking[mask])  # padding is ignored
+    check_finite_where(name, ranking, mask)  # padding is ignored
     return b, t
 
 

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-__all__ = ["DatasetName", "RecipeConfig", "config_from_dict"]
+__all__ = ["DatasetName", "DeviceDataMode", "FastStepMode", "RecipeConfig", "config_from_dict"]
 
 DatasetName = Literal["thumos14", "wtalc", "anet12", "anet13", "synthetic"]
+FastStepMode = Literal["auto", "off", "eager", "compile", "graph"]
+"""How the training step runs (:func:`~wtal_blocks.recipes.fast_step.resolve_fast_step`)."""
+DeviceDataMode = Literal["auto", "off", "on"]
+"""Whether the training set lives on the device (:class:`~wtal_blocks.data.device_dataset.DeviceFeatures`)."""
 
 _DEFAULT_SEGMENTS = {"thumos14": 750, "wtalc": 750, "anet12": 50, "anet13": 50, "synthetic": 750}
 _DEFAULT_TIOU = {
@@ -59,13 +63,17 @@ class RecipeConfig:
         "tiou": "tIoU thresholds LO:HI:STEP (default 0.1:0.7:0.1 THUMOS'14, 0.5:0.95:0.05 ActivityNet)",
         "num_workers": "data-loader worker processes",
         "device": "auto, cpu, cuda, cuda:1 ...",
+        "fast_step": "training step: auto (a CUDA graph of the whole step on one GPU, else off), "
+        "off, eager, compile (torch.compile) or graph",
+        "device_data": "training set resident on the device: auto (with a fast step on CUDA, "
+        "when it fits in half the free memory), off or on",
         "output_dir": "where checkpoints, logs and metrics go",
         "synthetic_size": "synthetic dataset preset: demo (small, fast) or thumos (THUMOS'14-sized)",
     }
     """Command-line help of each field (a method adds its own)."""
     training_only: ClassVar[frozenset[str]] = frozenset(
         {"iterations", "batch_size", "lr", "weight_decay", "eval_every", "output_dir", "seed",
-         "num_workers"}
+         "num_workers", "fast_step", "device_data"}
     )  # fmt: skip
     """Fields that only matter for training (``evaluate`` takes no flag for them)."""
 
@@ -84,6 +92,8 @@ class RecipeConfig:
     tiou: str | None = None
     num_workers: int = 2
     device: str = "auto"
+    fast_step: FastStepMode = "auto"
+    device_data: DeviceDataMode = "auto"
     output_dir: str = "runs/um"
     synthetic_size: Literal["demo", "thumos"] = "thumos"
 

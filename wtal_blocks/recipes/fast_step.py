@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from .._validation import set_validation
 from ..models.dropout import DropoutMultipliers, MultiplierSpec
+from .config import DeviceDataMode, FastStepMode
 
 __all__ = [
     "DEVICE_DATA_MODES",
@@ -52,8 +53,6 @@ __all__ = [
     "set_capturable",
 ]
 
-FastStepMode = Literal["auto", "off", "eager", "compile", "graph"]
-DeviceDataMode = Literal["auto", "off", "on"]
 FAST_STEP_MODES = ("auto", "off", "eager", "compile", "graph")
 DEVICE_DATA_MODES = ("auto", "off", "on")
 FLUSH_EVERY = 100
