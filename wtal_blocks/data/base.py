@@ -172,7 +172,7 @@ def npy_shape(path: Path) -> tuple[int, int]:
             elif version == (2, 0):
                 shape, _, dtype = np.lib.format.read_array_header_2_0(f)
             else:  # other versions: let numpy read it
-                return load_npy(path).shape  # type: ignore[return-value]
+                return load_npy(path).shape
             data_start = f.tell()
             size = os.fstat(f.fileno()).st_size
     except Exception as exc:  # not an .npy file, a corrupt header ...
