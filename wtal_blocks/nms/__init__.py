@@ -56,12 +56,14 @@ from __future__ import annotations
 
 from .greedy import TemporalNMS, batched_temporal_nms, temporal_nms
 from .soft import SoftNMSMethod, batched_soft_nms, soft_nms
+from .voting import segment_voting
 
 __all__ = [
     "SoftNMSMethod",
     "TemporalNMS",
     "batched_soft_nms",
     "batched_temporal_nms",
+    "segment_voting",
     "soft_nms",
     "temporal_nms",
 ]

@@ -310,17 +310,17 @@ class _Windows:
 
 class _Pairs(NamedTuple):
     """Window pairs, counted before they are materialised chunk by chunk: owner
-    ``owners[k]`` pairs with ``members[first[k]]`` .. ``members[first[k] + count[k] - 1]``."""
+    ``owners[k]`` pairs with ``members[first[k]]`` .. ``members[first[k] + counts[k] - 1]``."""
 
     win: _Windows
     owners: np.ndarray
     first: np.ndarray
-    count: np.ndarray
+    counts: np.ndarray
     members: np.ndarray
 
     @property
     def total(self) -> int:
-        return int(self.count.sum())
+        return int(self.counts.sum())
 
     def __add__(self, other: object) -> _Pairs:
         assert isinstance(other, _Pairs)
@@ -328,7 +328,7 @@ class _Pairs(NamedTuple):
             self.win,
             np.concatenate([self.owners, other.owners]),
             np.concatenate([self.first, other.first + self.members.size]),
-            np.concatenate([self.count, other.count]),
+            np.concatenate([self.counts, other.counts]),
             np.concatenate([self.members, other.members]),
         )
 
@@ -338,7 +338,7 @@ class _Pairs(NamedTuple):
         Pairs are tested ``_CHUNK`` at a time: past ~128 KB, each temporary array would be
         a fresh memory mapping whose page faults cost more than the arithmetic.
         """
-        win, count = self.win, self.count
+        win, count = self.win, self.counts
         total = self.total
         bounds = [0, count.size]
         if total > _CHUNK:
