@@ -111,7 +111,7 @@ def _soft_check(case: Case, batched: bool, **kwargs: object) -> None:
     case = _distinct_scores(case)
     segments, scores, idxs = _tensors(case)
     if batched:
-        _, new_scores, idx = batched_soft_nms(segments, scores, idxs, **kwargs)  # type: ignore[arg-type]
+        _, new_scores, idx = batched_soft_nms(segments, scores, idxs, **kwargs)
         merged = []
         for g in sorted(set(case.groups)):
             members = [i for i, x in enumerate(case.groups) if x == g]
@@ -122,7 +122,7 @@ def _soft_check(case: Case, batched: bool, **kwargs: object) -> None:
         merged.sort(key=lambda t: (-t[1], t[0]))
         expected, expected_scores = [i for i, _ in merged], [s for _, s in merged]
     else:
-        _, new_scores, idx = soft_nms(segments, scores, **kwargs)  # type: ignore[arg-type]
+        _, new_scores, idx = soft_nms(segments, scores, **kwargs)
         expected, expected_scores = ref.soft_nms(case.segments, case.scores, **kwargs)
     assert idx.tolist() == expected, case.name
     assert new_scores.tolist() == pytest.approx(expected_scores, rel=1e-12, abs=1e-300)

@@ -305,7 +305,8 @@ class _Windows:
         owners = np.flatnonzero(owner)
         first = before.take(owners + 1)
         count = before.take(self.ends.take(owners)) - first
-        return _Pairs(self, owners, first, count, np.flatnonzero(member))
+        members = np.flatnonzero(member)
+        return _Pairs(self, owners, first, count, members, members.size == member.size)
 
 
 class _Pairs(NamedTuple):
@@ -317,6 +318,7 @@ class _Pairs(NamedTuple):
     first: np.ndarray
     counts: np.ndarray
     members: np.ndarray
+    every: bool = False  # members are all the positions, so ``members[j]`` is ``j``
 
     @property
     def total(self) -> int:
@@ -351,7 +353,9 @@ class _Pairs(NamedTuple):
             # owner-side values repeat along each owner's run (cheaper than gathering)
             p = np.repeat(own, n_k)
             begin = np.cumsum(n_k) - n_k
-            q = self.members.take(np.arange(p.size) + np.repeat(self.first[lo:hi] - begin, n_k))
+            q = np.arange(p.size) + np.repeat(self.first[lo:hi] - begin, n_k)
+            if not self.every:
+                q = self.members.take(q)
             hit = graph.test(
                 np.repeat(win.s.take(own), n_k),
                 np.repeat(win.e.take(own), n_k),
@@ -361,8 +365,9 @@ class _Pairs(NamedTuple):
                 win.length.take(q),
                 True,
             )
-            found_p.append(p[hit])
-            found_q.append(q[hit])
+            at = np.flatnonzero(hit)  # then take: faster than boolean indexing
+            found_p.append(p.take(at))
+            found_q.append(q.take(at))
         if len(found_p) == 1:
             return found_p[0], found_q[0]
         return np.concatenate(found_p), np.concatenate(found_q)

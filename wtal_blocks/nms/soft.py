@@ -341,9 +341,9 @@ def soft_nms(
       work on coordinates normalised by the video's length (``width_scale=1``; pass the
       duration for seconds). Their loops run without a score floor (``min_score=0``) and with
       their own caps (mmaction2 picks ``top_k + 1``): set ``max_detections`` to match.
-    * ``voting_threshold``: ActionFormer's segment voting (:func:`segment_voting`) on the
-      picked segments, weighted by the input ``scores``; ``kept_segments`` are then the voted
-      boundaries.
+    * ``voting_threshold``: ActionFormer's segment voting
+      (:func:`~wtal_blocks.nms.segment_voting`) on the picked segments, weighted by the input
+      ``scores``; ``kept_segments`` are then the voted boundaries.
 
     Args:
         segments (Tensor[N, 2]): ``(start, end)`` per segment, any float dtype, span at most
