@@ -401,6 +401,20 @@ def test_bad_inputs_on_both_cpu_paths(monkeypatch: pytest.MonkeyPatch, numpy_on_
     # a span inside the limit is fine, however large the coordinates
     huge = torch.tensor([[1e300, 1e300 + 1e285], [1e300, 1e300 + 2e285]], dtype=torch.float64)
     assert temporal_nms(huge, GOOD_SCORES, 0.5).tolist() == [1]
+    # near the largest double with an offset of 8e306: end + offset overflows in the windows'
+    # bounds (a window then runs to the end), never in an IoU
+    top = torch.tensor(
+        [[1.7e308, 1.7e308 + 1e292], [1.7e308, 1.7e308 + 2e292], [1.69e308, 1.7e308]],
+        dtype=torch.float64,
+    )
+    three = torch.tensor([0.3, 0.4, 0.1])
+    assert temporal_nms(top, three, 0.5, offset=8e306).tolist() == [1]
+    assert batched_temporal_nms(
+        top, three, torch.tensor([0, 0, 1]), 0.5, offset=8e306
+    ).tolist() == [
+        1,
+        2,
+    ]
 
 
 def test_the_offset_counts_in_the_span() -> None:

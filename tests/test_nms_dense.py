@@ -27,7 +27,13 @@ NUMPY_INTERNALS = [
     ("no_prefix_blocks_of_1", {"_PREFIX_STEPS": 0, "_SPARSE_PAIRS_PER_SEGMENT": -1, "_BLOCK": 1}),
     (
         "prefix_to_the_end_small_chunks",
-        {"_PREFIX_SHARE": 10**9, "_PREFIX_STEPS": 10**6, "_CHUNK": 5, "_CHUNK_ROWS": 7},
+        {
+            "_PREFIX_MIN": 0,
+            "_PREFIX_SHARE": 10**9,
+            "_PREFIX_STEPS": 10**6,
+            "_CHUNK": 5,
+            "_CHUNK_ROWS": 7,
+        },
     ),
     (
         "one_prefix_step_tiny_budget",
@@ -140,6 +146,26 @@ def test_groups_far_apart_and_close_together(path: str) -> None:
         torch.from_numpy(seg), torch.from_numpy(sc), torch.from_numpy(groups), 0.6, offset=1.0
     )
     assert got.tolist() == _official_batched(seg, sc, groups, 1.0)
+
+
+def test_groups_spanning_nearly_the_float64_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    # group shifts would overflow: the numpy path searches with exact integer keys instead
+    monkeypatch.setattr(_greedy_cpu, "_PREFIX_STEPS", 0)
+    calls = []
+    exact = _greedy_cpu._ends_by_integer_keys
+    monkeypatch.setattr(
+        _greedy_cpu, "_ends_by_integer_keys", lambda *args: calls.append(1) or exact(*args)
+    )
+    rng = np.random.default_rng(5)
+    n = 400
+    a = rng.integers(0, 200, n)
+    seg = np.stack([a, a + rng.integers(1, 9, n)], 1) * 2e303 - 2e305
+    sc = rng.random(n)
+    groups = rng.integers(0, 150, n)
+    got = batched_temporal_nms(
+        torch.from_numpy(seg), torch.from_numpy(sc), torch.from_numpy(groups), 0.6
+    )
+    assert got.tolist() == _official_batched(seg, sc, groups, 0.0) and calls
 
 
 def test_many_copies_of_one_segment_with_equal_scores(path: str) -> None:

@@ -35,8 +35,11 @@ _PAIR_BUDGET = 1 << 21
 _CHUNK_ROWS = 4096
 # Candidate pairs tested at once (keeps each temporary array under 128 KB).
 _CHUNK = 1 << 13
-# The loop prefix goes on while a step removes at least 1/_PREFIX_SHARE of what remains ...
-_PREFIX_SHARE = 16
+# The loop prefix goes on while a step removes at least _PREFIX_MIN rows plus
+# 1/_PREFIX_SHARE of what remains (a step costs ~10 us plus ~5 ns a row; the graph, a few
+# hundred ns a row) ...
+_PREFIX_MIN = 16
+_PREFIX_SHARE = 64
 # ... and stops after this many steps.
 _PREFIX_STEPS = 64
 
@@ -168,6 +171,12 @@ class _Test(NamedTuple):
         return hit | ((union == 0.0) & (s_a == s_b))
 
 
+def _prefix_pays(before: int, after: int) -> bool:
+    """Whether the loop prefix takes another step after one that left ``after`` of
+    ``before`` rows."""
+    return after > 0 and before - after >= _PREFIX_MIN + before / _PREFIX_SHARE
+
+
 def _unsorted_loop_prefix(
     start: np.ndarray, end: np.ndarray, length: np.ndarray, scores: np.ndarray, test: _Test
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +193,7 @@ def _unsorted_loop_prefix(
         before = rest.size
         left = ~hit
         rest = rest[left]
-        if rest.size == 0 or (before - rest.size) * _PREFIX_SHARE < before:
+        if not _prefix_pays(before, rest.size):
             break
         s, e, length_, sc = s[left], e[left], length_[left], sc[left]
     return np.array(kept, dtype=np.int64), rest
@@ -236,7 +245,7 @@ class _Graph:
             before = rest.size
             left = ~hit
             rest = rest[left]
-            if rest.size == 0 or (before - rest.size) * _PREFIX_SHARE < before:
+            if not _prefix_pays(before, rest.size):
                 break
             s, e, length = s[left], e[left], length[left]
         return np.concatenate(kept), rest
@@ -291,11 +300,16 @@ class _Windows:
             # order. Rounding is monotone, so start_q <= hi_p still holds after the shift:
             # a window can only grow (by starts within an ulp of the shifted values), never
             # lose a candidate; the exact test decides.
+            g = graph.g.take(self.rows)
             low = float(s.min())
             top = max(float(hi.max()), float(s.max())) - low
-            width = 2.0 ** (math.ceil(math.log2(top + 1.0)) + 1)
-            shift = graph.g.take(self.rows) * width
-            self.ends = np.searchsorted((s - low) + shift, (hi - low) + shift, side="right")
+            # (hi is inf where end + offset overflows: such a window runs to the group's end)
+            width = 2.0 ** (math.ceil(math.log2(top + 1.0)) + 1) if top < 2**1000 else math.inf
+            if math.isfinite(float(g[-1] + 1) * width * 2):
+                shift = g * width
+                self.ends = np.searchsorted((s - low) + shift, (hi - low) + shift, side="right")
+            else:  # spans near the float64 limit: exact integer keys instead
+                self.ends = _ends_by_integer_keys(s, hi, g)
         self.total = int(self.ends.sum()) - m * (m + 1) // 2  # sum of ends[p] - (p + 1)
 
     def pairs(self, owner: np.ndarray, member: np.ndarray) -> _Pairs:
@@ -307,6 +321,15 @@ class _Windows:
         count = before.take(self.ends.take(owners)) - first
         members = np.flatnonzero(member)
         return _Pairs(self, owners, first, count, members, members.size == member.size)
+
+
+def _ends_by_integer_keys(s: np.ndarray, hi: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Window ends of positions sorted by (group ``g``, start ``s``), searched with exact
+    integer keys: ``g * (m + 1) +`` the number of starts ``<=`` the value."""
+    m = s.size
+    starts = np.sort(s)
+    key = g * (m + 1) + np.searchsorted(starts, s, side="right")
+    return np.searchsorted(key, g * (m + 1) + np.searchsorted(starts, hi, side="right"), "right")
 
 
 class _Pairs(NamedTuple):
