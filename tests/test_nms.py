@@ -409,12 +409,8 @@ def test_bad_inputs_on_both_cpu_paths(monkeypatch: pytest.MonkeyPatch, numpy_on_
     )
     three = torch.tensor([0.3, 0.4, 0.1])
     assert temporal_nms(top, three, 0.5, offset=8e306).tolist() == [1]
-    assert batched_temporal_nms(
-        top, three, torch.tensor([0, 0, 1]), 0.5, offset=8e306
-    ).tolist() == [
-        1,
-        2,
-    ]
+    got = batched_temporal_nms(top, three, torch.tensor([0, 0, 1]), 0.5, offset=8e306)
+    assert got.tolist() == [1, 2]
 
 
 def test_the_offset_counts_in_the_span() -> None:
