@@ -343,3 +343,15 @@ def test_bad_soft_nms_options(kwargs: dict, match: str) -> None:
 def test_numpy_integers_are_accepted_as_max_detections() -> None:
     _, _, idx = soft_nms(SEG, SCORES, max_detections=np.int64(1))
     assert idx.tolist() == [1]
+
+
+def test_options_on_empty_input() -> None:
+    empty, none = torch.empty(0, 2), torch.empty(0)
+    keep, voted = temporal_nms(empty, none, 0.5, strict=True, voting_threshold=0.5)
+    assert keep.shape == (0,) and voted.shape == (0, 2)
+    groups = torch.empty(0, dtype=torch.int64)
+    keep, voted = batched_temporal_nms(empty, none, groups, 0.5, voting_threshold=0.5)
+    assert keep.shape == (0,) and voted.shape == (0, 2)
+    out = soft_nms(empty, none, width_gate=(0.5, 0.9), voting_threshold=0.5)
+    assert [t.shape for t in out] == [(0, 2), (0,), (0,)]
+    assert segment_voting(empty, none, groups, 0.5).shape == (0, 2)
