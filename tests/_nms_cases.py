@@ -97,3 +97,63 @@ def count_exact_ties(segments: list[tuple[float, float]], threshold: float, offs
         for i in range(n)
         for j in range(i + 1, n)
     )
+
+
+def _runs(curve: np.ndarray, levels: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last)`` positions of every run of >= 2 positions above each level."""
+    out = []
+    for level in levels:
+        above = np.concatenate([[0], (curve > level).astype(np.int8), [0]])
+        edges = np.diff(above)
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True):
+            if b > a:
+                out.append((int(a), int(b)))
+    return out
+
+
+def dense_proposals(
+    seed: int, n: int, positions: int = 2400, unit: float = 200 / 18000, smooth: float = 40.0
+) -> tuple[list[tuple[float, float]], list[float]]:
+    """The dense regime of UM's inference: ``n`` proposals of one class in one short video.
+
+    Smooth random curves (several firings, as the CAS and the feature magnitudes both cut
+    proposals) over ``positions`` grid steps of ``unit`` are cut at UM's 19 thresholds;
+    segments are ``(a * unit, (b + 1) * unit)`` and a random subset of ``n`` is kept. With
+    ``unit = 1`` the boundaries are frame indices and IoUs such as 3/5 land exactly on 0.6.
+    """
+    rng = np.random.default_rng(seed)
+    pad = int(4 * smooth)
+    kernel = np.exp(-0.5 * (np.arange(-pad, pad + 1) / smooth) ** 2)
+    runs: list[tuple[int, int]] = []
+    while len(runs) < n:
+        raw = np.convolve(rng.standard_normal(positions + 2 * pad), kernel, mode="valid")
+        curve = (raw - raw.min()) / (raw.max() - raw.min())
+        runs += _runs(curve, np.linspace(0.05, 0.65, 19))
+    pick = rng.permutation(len(runs))[:n]
+    segments = [(runs[i][0] * unit, (runs[i][1] + 1) * unit) for i in pick]
+    scores = [float(s) for s in rng.random(n)]
+    return segments, scores
+
+
+def dense_cases() -> list[Case]:
+    """Adversarial inputs of the dense regime (most segments overlap many others)."""
+    rng = random.Random(99)
+    cases: list[tuple[str, list, list]] = []
+    segs, scores = dense_proposals(0, 150)
+    cases.append(("dense_seconds", segs, scores))
+    segs, scores = dense_proposals(1, 150, positions=600, unit=1.0, smooth=10.0)
+    cases.append(("dense_frames_ties", segs, [rng.choice([0.3, 0.5, 0.7]) for _ in segs]))
+    # a few segments copied many times: each kept copy suppresses a large share of the rest
+    base = _grid(rng, 8, 40, 12)
+    dup = [s for s in base for _ in range(15)]
+    cases.append(("near_duplicate_clusters", dup, [rng.choice([0.2, 0.4, 0.6]) for _ in dup]))
+    # nested segments, each suppressing the next at IoU 2/3 (a dependency chain inside a
+    # dense block), under a blanket of overlapping noise
+    chain = [(30.0 - 1.5**i, 30.0 + 1.5**i) for i in range(12)]
+    noise = _grid(rng, 80, 60, 20)
+    chained = chain + noise
+    chain_scores = [1.0 - i / 100 for i in range(12)] + [rng.random() * 0.9 for _ in noise]
+    cases.append(("dense_nested_chain", chained, chain_scores))
+    points = [(float(rng.randint(0, 5)),) * 2 for _ in range(40)] + _grid(rng, 60, 6, 3)
+    cases.append(("dense_points", points, [rng.choice([0.1, 0.5, 0.9]) for _ in points]))
+    return [Case(name, list(s), list(sc), _groups(rng, len(s))) for name, s, sc in cases]

@@ -51,10 +51,17 @@ def _nms(segments: list, scores: list, threshold: float, offset: float) -> list[
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["numpy_path", "torch_path"])
+def cpu_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """CPU tensors take the numpy path; the torch path (CUDA's) runs on the CPU too."""
+    monkeypatch.setattr(greedy, "_NUMPY_ON_CPU", request.param == "numpy_path")
+    return str(request.param)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 @pytest.mark.parametrize(("threshold", "offset"), SETTINGS)
 def test_matches_reference_on_adversarial_cases(
-    case: Case, threshold: float, offset: float
+    cpu_path: str, case: Case, threshold: float, offset: float
 ) -> None:
     segments, scores = _tensors(case)
     got = temporal_nms(segments, scores, threshold, offset=offset, backend="torch")
@@ -64,7 +71,9 @@ def test_matches_reference_on_adversarial_cases(
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 @pytest.mark.parametrize(("threshold", "offset"), [(0.6, 0.0), (0.6, 1.0), (0.0, 0.0)])
-def test_batched_matches_reference(case: Case, threshold: float, offset: float) -> None:
+def test_batched_matches_reference(
+    cpu_path: str, case: Case, threshold: float, offset: float
+) -> None:
     segments, scores = _tensors(case)
     idxs = torch.tensor(case.groups, dtype=torch.int64)
     got = batched_temporal_nms(segments, scores, idxs, threshold, offset=offset, backend="torch")
@@ -93,7 +102,9 @@ def test_grid_ties_exist_and_match(offset: float) -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("offset", [0.0, 1.0])
-def test_bit_identical_to_official_numpy_formulation(seed: int, offset: float) -> None:
+def test_bit_identical_to_official_numpy_formulation(
+    cpu_path: str, seed: int, offset: float
+) -> None:
     segments, scores = nested_grid_proposals(seed, positions=1500)
     seg = np.asarray(segments)
     got = _nms(segments, scores, 0.6, offset)
@@ -122,6 +133,9 @@ def test_float_dtypes(dtype: torch.dtype, offset: float) -> None:
 
 
 def _force_blocks(monkeypatch: pytest.MonkeyPatch, first_block: int, budget: int) -> None:
+    # the torch path's blocks (CUDA tensors take it; tests/test_nms_dense.py forces the numpy
+    # path's switches)
+    monkeypatch.setattr(greedy, "_NUMPY_ON_CPU", False)
     monkeypatch.setattr(greedy, "_SPARSE_PAIRS_PER_SEGMENT", -1)
     monkeypatch.setattr(greedy, "_BLOCK", first_block)
     monkeypatch.setattr(_graph, "_PAIR_BUDGET", budget)
@@ -275,9 +289,13 @@ def _inputs(draw: st.DrawFn, distinct_scores: bool) -> tuple[list, list, float, 
 @given(_inputs(distinct_scores=False))
 def test_property_matches_reference(inputs: tuple[list, list, float, float]) -> None:
     segments, scores, threshold, offset = inputs
-    assert _nms(segments, scores, threshold, offset) == ref.greedy_nms(
-        segments, scores, threshold, offset
-    )
+    expected = ref.greedy_nms(segments, scores, threshold, offset)
+    assert _nms(segments, scores, threshold, offset) == expected
+    greedy._NUMPY_ON_CPU = False  # the torch path too (hypothesis forbids fixtures here)
+    try:
+        assert _nms(segments, scores, threshold, offset) == expected
+    finally:
+        greedy._NUMPY_ON_CPU = True
 
 
 @given(_inputs(distinct_scores=True), st.randoms(use_true_random=False))
@@ -316,6 +334,9 @@ def test_property_kept_disjoint_and_suppressed_covered(
 
 GOOD_SEG = torch.tensor([[0.0, 1.0], [0.5, 2.0]])
 GOOD_SCORES = torch.tensor([0.3, 0.4])
+SPAN = (
+    r"segments must span at most 1e\+307 in float64 .* \(start .* at index \d, end .* at index \d\)"
+)
 
 
 @pytest.mark.parametrize(
@@ -334,6 +355,20 @@ GOOD_SCORES = torch.tensor([0.3, 0.4])
         (GOOD_SEG, GOOD_SCORES, -0.1, r"iou_threshold must be a number in \[0, 1\], got -0.1"),
         (GOOD_SEG, GOOD_SCORES, 1.5, r"iou_threshold .* got 1.5"),
         (GOOD_SEG, GOOD_SCORES, math.nan, "iou_threshold"),
+        (GOOD_SEG, GOOD_SCORES, math.inf, "iou_threshold"),
+        (GOOD_SEG.bool(), GOOD_SCORES, 0.5, "segments must be a floating-point"),
+        (GOOD_SEG, GOOD_SCORES.bool(), 0.5, "scores must be a floating-point"),
+        (GOOD_SEG, GOOD_SCORES, torch.tensor(0.5), "iou_threshold must be a number"),
+        (GOOD_SEG, GOOD_SCORES, True, "iou_threshold must be a number"),
+        # lengths and unions of these overflow float64: the issue's "keeps both copies"
+        (torch.tensor([[-1e308, 1e308]] * 2, dtype=torch.float64), GOOD_SCORES, 0.5, SPAN),
+        (
+            torch.tensor([[0.0, 1e308], [1.7e308, 1.7e308]], dtype=torch.float64),
+            GOOD_SCORES,
+            0.5,
+            SPAN,
+        ),
+        (torch.tensor([[-6e306, 1.0], [0.0, 6e306]], dtype=torch.float64), GOOD_SCORES, 0.5, SPAN),
     ],
 )
 def test_bad_inputs(
@@ -344,6 +379,53 @@ def test_bad_inputs(
     idxs = torch.zeros(scores.shape[0] if scores.dim() == 1 else 1, dtype=torch.int64)
     with pytest.raises(ValueError, match=match):
         batched_temporal_nms(segments, scores, idxs, threshold)
+
+
+@pytest.mark.parametrize("numpy_on_cpu", [True, False])
+def test_bad_inputs_on_both_cpu_paths(monkeypatch: pytest.MonkeyPatch, numpy_on_cpu: bool) -> None:
+    # the numpy path checks values on its float64 copies, the torch path on the tensors
+    monkeypatch.setattr(greedy, "_NUMPY_ON_CPU", numpy_on_cpu)
+    for segments, scores, match in [
+        (torch.tensor([[0.0, math.nan], [0.0, 1.0]]), GOOD_SCORES, "segments must be finite"),
+        (torch.tensor([[math.inf, math.inf], [0.0, 1.0]]), GOOD_SCORES, "segments must be"),
+        (GOOD_SEG, torch.tensor([0.1, -math.inf]), "scores must be finite, got 0 NaN and 1"),
+        (torch.tensor([[0.0, 1.0], [3.0, 2.0]]), GOOD_SCORES, r"end >= start.*index 1"),
+        (torch.tensor([[-1e308, 1e308]] * 2, dtype=torch.float64), GOOD_SCORES, SPAN),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            temporal_nms(segments, scores, 0.5)
+        with pytest.raises(ValueError, match=match):
+            batched_temporal_nms(segments, scores, torch.tensor([0, 0]), 0.5)
+        with pytest.raises(ValueError, match=match):
+            soft_nms(segments, scores)
+    # a span inside the limit is fine, however large the coordinates
+    huge = torch.tensor([[1e300, 1e300 + 1e285], [1e300, 1e300 + 2e285]], dtype=torch.float64)
+    assert temporal_nms(huge, GOOD_SCORES, 0.5).tolist() == [1]
+    # near the largest double with an offset of 8e306: end + offset overflows in the windows'
+    # bounds (a window then runs to the end), never in an IoU
+    top = torch.tensor(
+        [[1.7e308, 1.7e308 + 1e292], [1.7e308, 1.7e308 + 2e292], [1.69e308, 1.7e308]],
+        dtype=torch.float64,
+    )
+    three = torch.tensor([0.3, 0.4, 0.1])
+    assert temporal_nms(top, three, 0.5, offset=8e306).tolist() == [1]
+    got = batched_temporal_nms(top, three, torch.tensor([0, 0, 1]), 0.5, offset=8e306)
+    assert got.tolist() == [1, 2]
+
+
+def test_the_offset_counts_in_the_span() -> None:
+    segments = torch.tensor([[0.0, 1.0], [0.0, 2.0]])
+    with pytest.raises(ValueError, match=r"got 2e\+307"):
+        temporal_nms(segments, GOOD_SCORES, 0.5, offset=2e307)
+
+
+def test_inputs_that_require_grad() -> None:
+    segments = GOOD_SEG.clone().requires_grad_()
+    scores = GOOD_SCORES.clone().requires_grad_()
+    assert temporal_nms(segments, scores, 0.5).tolist() == [1, 0]
+    assert soft_nms(segments, scores)[2].tolist() == [1, 0]
+    keep, voted = temporal_nms(segments, scores, 0.2, voting_threshold=0.2)
+    assert keep.tolist() == [1] and not voted.requires_grad
 
 
 def test_bad_offset_and_backend() -> None:
