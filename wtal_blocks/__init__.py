@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "soft_nms": "nms",
     "batched_soft_nms": "nms",
     "TemporalNMS": "nms",
+    "segment_voting": "nms",
     "upsample_linear": "segments",
     "find_runs": "segments",
     "ProposalGenerator": "proposals",
@@ -244,6 +245,7 @@ if TYPE_CHECKING:  # static view of the lazy exports, for type checkers and IDEs
         TemporalNMS,
         batched_soft_nms,
         batched_temporal_nms,
+        segment_voting,
         soft_nms,
         temporal_nms,
     )
