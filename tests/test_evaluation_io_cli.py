@@ -16,7 +16,7 @@ from wtal_blocks.cli.eval import main
 from wtal_blocks.evaluation import (
     EvaluationInputError,
     GroundTruth,
-    Predictions,
+    _jsonfields,
     evaluate_detection,
     load_activitynet_ground_truth,
     load_activitynet_results,
@@ -24,7 +24,6 @@ from wtal_blocks.evaluation import (
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
-from wtal_blocks.evaluation import io as evaluation_io
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,18 +110,18 @@ def test_results_round_trip_and_atomic_write(
     assert gt2.segments.tolist() == gt.segments.tolist() and gt2.class_names == gt.class_names
 
 
-def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
+def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = _write(tmp_path / "r.json", GOOD_RESULTS)
-    bad = Predictions(
-        ("v",),
-        ("a",),
-        np.zeros((1, 2)),
-        np.array([object()]),
-        np.zeros(1, np.int64),
-        np.zeros(1, np.int64),
-    )  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        write_activitynet_results(target, bad)
+    preds = load_activitynet_results(target)
+
+    def broken_dump(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    from wtal_blocks.evaluation import io as evaluation_io
+
+    monkeypatch.setattr(evaluation_io.json, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        write_activitynet_results(target, preds)
     assert json.loads(target.read_text()) == GOOD_RESULTS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
@@ -194,7 +193,7 @@ BAD_RESULTS = [
 def json_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the stdlib decoder forced, and with the default (orjson if importable)."""
     if request.param == "stdlib json":
-        monkeypatch.setattr(evaluation_io, "_fast_loads", lambda: None)
+        monkeypatch.setattr(_jsonfields, "fast_loads", lambda: None)
     return str(request.param)
 
 

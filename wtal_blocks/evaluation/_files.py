@@ -21,8 +21,10 @@ __all__ = [
     "BUILTIN_GROUND_TRUTH",
     "builtin_thumos14_files",
     "decode_utf8",
+    "expansion_cap",
     "read_bytes",
     "resolve_ground_truth",
+    "thumos14_class_ids",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -62,6 +64,17 @@ def resolve_ground_truth(source: PathLike) -> tuple[Path, str | None]:
         file, subset, _ = BUILTIN_GROUND_TRUTH[str(source)]
         return _package_file(file), subset
     return path, None
+
+
+def expansion_cap(path: Path) -> int | None:
+    """The most bytes a ``.gz`` file may expand to (None for other files)."""
+    if path.suffix != ".gz":
+        return None
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    return max(_EXPANSION_CAP, _EXPANSION_RATIO * size)
 
 
 def read_bytes(path: Path, what: str) -> bytes:
@@ -124,3 +137,17 @@ def builtin_thumos14_files() -> dict[str, bytes]:
                 if handle is not None:
                     out[Path(member.name).name] = handle.read()
     return out
+
+
+_CLASS_IDS: dict[int, str] = {}
+
+
+def thumos14_class_ids() -> dict[int, str]:
+    """UCF101 class id -> THUMOS'14 detection class name (the built-in ``detclasslist.txt``)."""
+    if not _CLASS_IDS:
+        text = builtin_thumos14_files()["detclasslist.txt"].decode("utf-8")
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                _CLASS_IDS[int(parts[0])] = parts[1]
+    return _CLASS_IDS
