@@ -32,6 +32,7 @@ import gc
 import json
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -191,7 +192,8 @@ def _thresholds(args: argparse.Namespace) -> np.ndarray:
     try:
         thr = parse_tiou_thresholds(spec)
     except EvaluationInputError as exc:
-        raise _Refused(f"--tiou {spec!r}: {exc.reason}") from None
+        reason = exc.reason.removeprefix(f"tIoU thresholds {spec!r}: ")
+        raise _Refused(f"--tiou {spec!r}: {reason}") from None
     if args.protocol != "thumos14" and np.any(thr <= 0):
         name = "ActivityNet" if args.protocol == "activitynet" else "W-TALC"
         raise _Refused(
@@ -233,8 +235,13 @@ def _check_plots_dir(directory: str, inputs: Sequence[str]) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise _Refused(f"--plots {directory}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise _Refused(f"--plots {directory}: the folder {probe} is not writable")
+    try:  # a real write, not only the permission bits (which do not bind root)
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise PermissionError
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError:
+        raise _Refused(f"--plots {directory}: the folder {probe} is not writable") from None
 
 
 def _evaluate(args: argparse.Namespace, thr: np.ndarray) -> tuple[DetectionResult, str, Any]:

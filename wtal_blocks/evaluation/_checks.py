@@ -90,5 +90,5 @@ def check_video_coverage(
         f"{len(gt)} ground-truth videos{where} (first: {shown}{more}){hint}; every AP is 0"
     )
     if strict:
-        raise EvaluationInputError(message, field="videos")
+        raise EvaluationInputError(message)
     warnings.warn(message, UnmatchedVideosWarning, stacklevel=stacklevel)

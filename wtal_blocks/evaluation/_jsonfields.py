@@ -12,6 +12,8 @@ from __future__ import annotations
 import gc
 import json
 import math
+import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
@@ -99,8 +101,32 @@ def decode(text: bytes, path: Path, *, offset: int = 0, source: bytes | None = N
             "malformed JSON: nested too deeply (an ActivityNet file is 5 levels deep)", path=path
         ) from None
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise _number_error(text, exc, path, offset, source) from None
+
+
+def _number_error(
+    text: bytes, exc: ValueError, path: Path, offset: int, source: bytes | None
+) -> EvaluationInputError:
+    """A number the parser cannot convert (an integer longer than Python's digit limit)."""
+    limit = 4300
+    getter = getattr(sys, "get_int_max_str_digits", None)
+    if getter is not None and getter() > 0:
+        limit = getter()
+    long = re.search(rb"\d{%d,}" % (limit + 1), text)
+    if long is None:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid number"
-        raise EvaluationInputError(f"malformed JSON: {reason}", path=path) from None
+        return EvaluationInputError(f"malformed JSON: {reason}", path=path)
+    digits = len(long.group())
+    reason = f"a number with {digits} digits (more than {limit}: not a score or a time)"
+    if source is None:
+        line = text.count(b"\n", 0, long.start()) + 1
+        col = long.start() - (text.rfind(b"\n", 0, long.start()) + 1) + 1
+        return EvaluationInputError(
+            f"malformed JSON at line {line} column {col}: {reason}", path=path
+        )
+    from ._jsonscan import malformed
+
+    return malformed(source, offset + long.start() - 1, reason, path)
 
 
 def number(value: Any, path: Path, video: str, index: int | None, field: str) -> float:

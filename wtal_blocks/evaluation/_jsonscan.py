@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from .errors import EvaluationInputError
 
-__all__ = ["MAX_DEPTH", "Outline", "first_non_space", "malformed", "scan"]
+__all__ = ["MAX_DEPTH", "Outline", "decode_key", "first_non_space", "line_col", "malformed", "scan"]
 
 MAX_DEPTH = 64
 """Deepest nesting accepted (an ActivityNet file is 5 levels deep; extra fields may add some)."""
@@ -71,7 +71,8 @@ class Outline:
     close: int
 
 
-def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+def line_col(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a byte offset."""
     line = data.count(b"\n", 0, offset) + 1
     col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
     return line, col
@@ -79,7 +80,7 @@ def _line_col(data: bytes, offset: int) -> tuple[int, int]:
 
 def malformed(data: bytes, offset: int, reason: str, path: Path) -> EvaluationInputError:
     """``malformed JSON at line L column C: reason`` for a byte offset of ``data``."""
-    line, col = _line_col(data, max(0, min(offset, len(data))))
+    line, col = line_col(data, max(0, min(offset, len(data))))
     return EvaluationInputError(f"malformed JSON at line {line} column {col}: {reason}", path=path)
 
 
@@ -197,7 +198,7 @@ def _explain(data: bytes, path: Path) -> None:
         decode(data, path)
 
 
-def _key(data: bytes, start: int, end: int, path: Path) -> str:
+def decode_key(data: bytes, start: int, end: int, path: Path) -> str:
     try:
         out = json.loads(data[start:end])
     except (ValueError, UnicodeDecodeError):
@@ -237,7 +238,7 @@ def _outline(
     if top_is_object:
         ends = np.sort(pos[((lev == 1) & comma) | ((lev == 0) & closer)])
         for c in pos[(lev == 1) & colon].tolist():
-            name = _key(data, *_key_span(data, c, path), path)
+            name = decode_key(data, *_key_span(data, c, path), path)
             stop = int(ends[np.searchsorted(ends, c)]) if ends.size else n
             if name in members:
                 repeated.append(name)

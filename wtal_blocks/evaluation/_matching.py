@@ -51,6 +51,7 @@ __all__ = [
     "prefer_order",
     "processing_order",
     "segmented_cummax",
+    "slices",
 ]
 
 _I64 = np.int64
@@ -240,20 +241,20 @@ def iter_candidate_pairs(
     agent_segments: NDArray[np.float64],
     *,
     fraction: float = 0.0,
-    budget: int = PAIR_BUDGET,
+    budget: int | None = None,
 ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
     """Same-group ``(agent, item)`` pairs that intersect with positive length, chunk by chunk.
 
     Chunks hold consecutive agents, in increasing agent index, at most ``budget`` pairs each
-    (a single agent with more candidates is a chunk of its own). Pairs whose intersection is
+    (default :data:`PAIR_BUDGET`; a single agent with more candidates is a chunk of its own). Pairs whose intersection is
     below ``fraction`` of the agent's length may be left out (see :meth:`ItemIndex.windows`).
 
     Yields:
         ``(agent, item)`` int64 arrays, grouped by agent (increasing), items in start order.
     """
-    n_a = agent_group.shape[0]
-    for s0 in range(0, n_a, AGENT_SLICE):
-        s1 = min(s0 + AGENT_SLICE, n_a)
+    if budget is None:
+        budget = PAIR_BUDGET
+    for s0, s1 in slices(agent_group.shape[0]):
         lo, hi = index.windows(agent_group[s0:s1], agent_segments[s0:s1], fraction)
         counts = hi - lo
         ends = np.cumsum(counts)
@@ -279,6 +280,13 @@ def iter_candidate_pairs(
                 if keep.any():
                     yield agent[keep], item[keep]
             a = b
+
+
+def slices(n: int) -> Iterator[tuple[int, int]]:
+    """``[s0, s1)`` ranges of at most :data:`AGENT_SLICE` agents covering ``range(n)``."""
+    step = AGENT_SLICE
+    for s0 in range(0, n, step):
+        yield s0, min(s0 + step, n)
 
 
 def overlapping_pairs(

@@ -228,10 +228,11 @@ def parse_block(
         try:
             block.decode("utf-8")
         except UnicodeDecodeError as exc:
+            column = exc.start - (block.rfind(b"\n", 0, exc.start) + 1) + 1
             raise ctx.error(
                 exc.start,
-                f"byte {block[exc.start]:#04x} at offset {exc.start} of the line's block is not "
-                f"UTF-8 text ({exc.reason}); the file must be UTF-8",
+                f"column {column}: byte {block[exc.start]:#04x} is not UTF-8 text "
+                f"({exc.reason}); the file must be UTF-8",
             ) from None
     if not buf.all():
         raise ctx.error(int(np.argmin(buf)), "a NUL byte: the file must be text")

@@ -37,7 +37,6 @@ from numpy.typing import ArrayLike, NDArray
 from ._arrays import as_numpy, check_labels, check_scores, check_segments
 from ._checks import check_source, check_video_coverage
 from ._matching import (
-    AGENT_SLICE,
     ItemIndex,
     extent,
     iter_candidate_pairs,
@@ -45,6 +44,7 @@ from ._matching import (
     prefer_order,
     processing_order,
     segmented_cummax,
+    slices,
 )
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
@@ -159,8 +159,8 @@ def ranked_matches(
     t_min = float(thr.min())
     taken = np.zeros((thr.shape[0], g_lab.shape[0]), dtype=bool)
     found_t, found_pos = [], []
-    for s0 in range(0, n_pred, AGENT_SLICE):
-        rows = order[s0 : s0 + AGENT_SLICE]
+    for s0, s1 in slices(n_pred):
+        rows = order[s0:s1]
         a_seg = p_seg[rows]
         a_group = p_lab[rows] * n_vid + p_vid[rows]
         for agent, item in iter_candidate_pairs(index, a_group, a_seg, fraction=t_min):

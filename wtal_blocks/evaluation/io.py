@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _jsonfields
 from ._files import read_bytes, resolve_ground_truth
-from ._jsonscan import scan
+from ._jsonscan import line_col, scan
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
 
@@ -111,9 +111,10 @@ def _database(path: PathLike) -> tuple[Path, str | None, dict[str, Any]]:
         for a, b in outline.entry_key.tolist():
             name = json.loads(data[a:b])
             if name in seen:
-                line = data.count(b"\n", 0, a) + 1
+                line, col = line_col(data, a)
                 raise EvaluationInputError(
-                    f'appears twice in "database" (again at line {line}): write each video once',
+                    f'appears twice in "database" (again at line {line} column {col}): JSON '
+                    "readers keep only the last entry; write each video once",
                     path=p,
                     video=name,
                 )

@@ -35,7 +35,7 @@ import numpy as np
 
 from . import _jsonfields, _textlines
 from ._files import expansion_cap, read_bytes
-from ._jsonscan import first_non_space, scan
+from ._jsonscan import decode_key, first_non_space, line_col, scan
 from .annotations import Predictions
 from .errors import EvaluationInputError
 
@@ -235,17 +235,16 @@ def _activitynet_pieces(p: Path) -> Iterator[Predictions]:
 
 
 def _duplicate(data: bytes, p: Path, keys: Any, seen: set[str]) -> EvaluationInputError:
-    from ._jsonscan import _key
 
     local: set[str] = set()
     for a, b in keys.tolist():
-        name = _key(data, a, b, p)
+        name = decode_key(data, a, b, p)
         if name in seen or name in local:
-            line = data.count(b"\n", 0, a) + 1
+            line, col = line_col(data, a)
             return EvaluationInputError(
-                f'appears twice in "results" (again at line {line}); JSON readers keep only '
-                "the last list (the official evaluator drops the earlier predictions without "
-                "a word): write each video once",
+                f'appears twice in "results" (again at line {line} column {col}); JSON '
+                "readers keep only the last list (the official evaluator drops the earlier "
+                "predictions without a word): write each video once",
                 path=p,
                 video=name,
             )
@@ -257,9 +256,8 @@ def _long_video(
     data: bytes, p: Path, cuts: Any, key: Any, value: Any, seen: set[str]
 ) -> Iterator[Predictions]:
     """The predictions of one video whose list is too long to decode at once, in pieces."""
-    from ._jsonscan import _key
 
-    video = _key(data, int(key[0]), int(key[1]), p)
+    video = decode_key(data, int(key[0]), int(key[1]), p)
     if video in seen:
         raise _duplicate(data, p, np.asarray([key]), seen)
     seen.add(video)
@@ -303,8 +301,9 @@ def _open(p: Path, what: str) -> IO[bytes]:
     return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
 
 
-def _line_blocks(p: Path, block_bytes: int = _BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
+def _line_blocks(p: Path) -> Iterator[tuple[bytes, int]]:
     """``(block, number of its first line)``: blocks of whole lines, each ending with ``\\n``."""
+    block_bytes = _BLOCK_BYTES
     handle = _open(p, "results")
     cap = expansion_cap(p)
     total = 0

@@ -36,12 +36,12 @@ from numpy.typing import ArrayLike, NDArray
 from ._arrays import as_numpy, check_labels, check_scores, check_segments
 from ._checks import check_video_coverage
 from ._matching import (
-    AGENT_SLICE,
     ItemIndex,
     extent,
     iter_candidate_pairs,
     match_in_order,
     processing_order,
+    slices,
 )
 from .annotations import Predictions, Thumos14Annotations
 from .detection import ThresholdSpec, _unknown_label_error
@@ -189,9 +189,9 @@ def _matches(
     index = ItemIndex.build(g_group, g_seg, extent(p_seg, g_seg))
     t_min = float(thr.min())
     keep_gt, keep_det, keep_val = empty, empty, np.zeros(0, dtype=np.float64)
-    for s0 in range(0, n_pred, AGENT_SLICE):
-        d_seg = p_seg[s0 : s0 + AGENT_SLICE]
-        d_group = p_lab[s0 : s0 + AGENT_SLICE] * n_vid + p_vid[s0 : s0 + AGENT_SLICE]
+    for s0, s1 in slices(n_pred):
+        d_seg = p_seg[s0:s1]
+        d_group = p_lab[s0:s1] * n_vid + p_vid[s0:s1]
         for det, gt in iter_candidate_pairs(index, d_group, d_seg, fraction=max(t_min, 0.0)):
             value = _overlap(g_seg[gt], d_seg[det])
             ok = value > t_min
@@ -226,8 +226,8 @@ def _ambiguous(
     out = np.zeros(p_vid.shape[0], dtype=bool)
     if a_seg.shape[0] and p_vid.shape[0]:
         index = ItemIndex.build(a_vid, a_seg, extent(p_seg, a_seg))
-        for s0 in range(0, p_vid.shape[0], AGENT_SLICE):
-            sl = slice(s0, s0 + AGENT_SLICE)
+        for s0, s1 in slices(p_vid.shape[0]):
+            sl = slice(s0, s1)
             for det, _ in iter_candidate_pairs(index, p_vid[sl], p_seg[sl]):
                 out[det + s0] = True
     return out
