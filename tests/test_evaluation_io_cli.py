@@ -649,3 +649,30 @@ def test_cli_reads_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert main(["thumos14", str(path), "--tiou", "0.3,0.5", "--json", *extra]) == 0
         outputs.append(json.loads(capsys.readouterr().out))
     assert all(o == outputs[0] for o in outputs) and outputs[0]["mAP"][0] > 0.5
+
+
+def test_escaped_quotes_and_backslashes_across_scan_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_backend: str
+) -> None:
+    from wtal_blocks.evaluation import _jsonscan, results_io
+
+    monkeypatch.setattr(_jsonscan, "_BLOCK", 5)  # every quote and backslash run straddles blocks
+    monkeypatch.setattr(results_io, "_PIECE_BYTES", 40)
+    names = ['v"1', "v\\", "v\\\\\\", 'say "hi" \\"', "v" + "\\" * 3000 + '"', "é{[,:]}"]
+    results = {
+        name: [_pred(f'lab"{k}\\', 0.5 + k / 10, [float(k), k + 1.0]) for k in range(3)]
+        for name in names
+    }
+    path = _write(tmp_path / "r.json", {"version": 'a"b\\', "results": results})
+    preds = load_activitynet_results(path)
+    assert set(preds.video_ids) == set(names)
+    got = sorted(
+        (preds.video_ids[v], preds.label_names[c], s, e)
+        for (s, e), c, v in zip(
+            preds.segments.tolist(), preds.labels.tolist(), preds.videos.tolist(), strict=True
+        )
+    )
+    expected = sorted(
+        (name, p["label"], *p["segment"]) for name, items in results.items() for p in items
+    )
+    assert got == expected

@@ -84,7 +84,7 @@ def malformed(data: bytes, offset: int, reason: str, path: Path) -> EvaluationIn
     return EvaluationInputError(f"malformed JSON at line {line} column {col}: {reason}", path=path)
 
 
-def _escaped(buf: NDArray[np.uint8], quotes: NDArray[np.int64]) -> NDArray[np.bool_]:
+def _escaped(data: bytes, buf: NDArray[np.uint8], quotes: NDArray[np.int64]) -> NDArray[np.bool_]:
     """Which quotes are escaped (preceded by an odd number of backslashes)."""
     out = np.zeros(quotes.shape[0], dtype=bool)
     cand = np.flatnonzero(quotes > 0)
@@ -92,11 +92,23 @@ def _escaped(buf: NDArray[np.uint8], quotes: NDArray[np.int64]) -> NDArray[np.bo
     run = np.zeros(cand.shape[0], dtype=_I64)
     pos = quotes[cand] - 1
     active = np.ones(cand.shape[0], dtype=bool)
-    while active.any():  # a few steps: the longest run of backslashes before a quote
+    for _ in range(64):  # the usual runs: one or two backslashes
+        if not active.any():
+            break
         run[active] += 1
         pos[active] -= 1
         active &= pos >= 0
         active[active] = buf[pos[active]] == _BACKSLASH
+    for i in np.flatnonzero(active).tolist():  # long runs (rare): measure them backwards
+        end = int(pos[i]) + 1
+        window = 1024
+        while True:
+            lo = max(0, end - window)
+            kept = len(data[lo:end].rstrip(b"\\"))
+            if kept or lo == 0:
+                run[i] += end - lo - kept
+                break
+            window *= 2
     out[cand] = run % 2 == 1
     return out
 
@@ -121,9 +133,9 @@ def scan(data: bytes, path: Path, *, member: str | None, cut_every: int = 1 << 2
     for b0 in range(0, n, _BLOCK):
         blk = buf[b0 : b0 + _BLOCK]
         is_quote = blk == _QUOTE
-        if data.find(b"\\", b0, b0 + _BLOCK) >= 0:
+        if data.find(b"\\", max(0, b0 - 1), b0 + _BLOCK) >= 0:
             quotes = np.flatnonzero(is_quote).astype(_I64) + b0
-            is_quote[quotes[_escaped(buf, quotes)] - b0] = False
+            is_quote[quotes[_escaped(data, buf, quotes)] - b0] = False
         parity = np.bitwise_xor.accumulate(is_quote.view(np.uint8))  # odd quotes so far
         struct = np.flatnonzero(_STRUCT[blk]).astype(_I64)
         struct = struct[(parity[struct] ^ odd) == 0] + b0  # outside strings

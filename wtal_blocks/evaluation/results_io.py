@@ -9,7 +9,8 @@ Three formats, read a bounded piece at a time (so memory follows the arrays, not
   (the official evaluator silently drops the earlier predictions), and merging would change
   the numbers of the official evaluator in the other direction.
 * **JSON Lines** (``.jsonl``, ``.ndjson``): one prediction per line,
-  ``{"video": ..., "label": ..., "score": ..., "segment": [start, end]}``.
+  ``{"video": ..., "label": ..., "score": ..., "segment": [start, end]}``, decoded a block of
+  lines at a time (about twice as slow as text lines: every field is a Python object first).
 * **Text lines** (any other name): ``video start end label score``, separated by spaces or
   tabs: the THUMOS'14 results layout, where the label is a UCF101 class id, or a class name
   (names with spaces are read whole: the label is everything between the third field and the
