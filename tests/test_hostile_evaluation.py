@@ -558,3 +558,13 @@ def test_malformed_structure_is_refused_whole(
     with pytest.raises(EvaluationInputError) as info:
         load_activitynet_results(path)
     assert str(info.value).startswith(f"{path}: {message}")
+
+
+def test_plots_into_an_input_folder_is_refused(
+    thumos14_annotation_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = str(thumos14_annotation_dir)
+    line = _refused(
+        [folder, str(tmp_path / "r.txt"), "--protocol", "thumos14", "--plots", folder], capsys
+    )
+    assert line == f"--plots {folder}: is an input; give another folder"
