@@ -1,31 +1,42 @@
 """Benchmark of the detection evaluator against the plain-loop reference, in the same run.
 
 Predictions are generated from the real ground truth (``tests/data``): THUMOS'14-scale files
-(15k and 90k predictions over the 210 test videos, 7 tIoUs) and an ActivityNet-scale file
-(1M predictions over ActivityNet 1.2 validation, 10 tIoUs). Half of the predictions are jittered
+(15k and 90k predictions over the 210 test videos, 7 tIoUs) and ActivityNet-scale files (1M and
+10M predictions over ActivityNet 1.2 validation, 10 tIoUs). Half of the predictions are jittered
 copies of a ground truth of the same video, half are background segments; scores are rounded to
-1e-4 and stored as float32 values (17-digit decimals in the JSON), so ties occur as in real outputs.
+1e-4 and stored as float32 values (17-digit decimals in the files), so ties occur as in real
+outputs. Files are generated once into a temporary cache (``$TMPDIR/wtal_bench_eval``).
 
-Three tables:
+Tables:
 
 1. In-process evaluation (arrays already in memory): ours vs the plain-loop reference of
    ``tests/reference``; the reference runs on every prediction up to 100k, and beyond that on a
    random subset of the videos, extrapolated linearly in the number of predictions (labelled).
 2. The official THUMOS'14 protocol on TURN + S-CNN's real file, ours vs its reference.
-3. The whole ``wtal-eval`` process (interpreter start-up, imports, JSON parsing, evaluation,
-   printing), with the stdlib ``json`` only and, when installed, with ``orjson``.
+3. The whole ``wtal-eval`` process (interpreter start-up, imports, parsing, evaluation,
+   printing): ActivityNet JSON with the stdlib ``json`` only and with ``orjson`` when installed,
+   and text lines ``video start end label score``; wall time, peak resident memory of the
+   process (``wait4``), and whether its mAP equals the in-memory evaluation of the same
+   predictions bit for bit. The 10M case is text lines only (its JSON would take minutes to
+   write with the standard library).
+4. (``--wtalc-gap``) W-TALC's protocol next to the ActivityNet algorithm on W-TALC's proposals,
+   on the real Thumos14reduced test videos with per-snippet scores made from the ground truth
+   plus noise (the table of the evaluation-protocols page).
 
-Usage: ``python benchmarks/bench_eval.py [--quick]`` (``--quick`` skips the 1M case).
+Usage: ``python benchmarks/bench_eval.py [--quick] [--no-10m] [--wtalc-gap]`` (``--quick`` skips
+the 1M and 10M cases).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +50,22 @@ from _timing import best_of, print_table  # noqa: E402
 from tests.reference.detection_reference import detection_map  # noqa: E402
 from tests.reference.thumos14_reference import thumos14_map  # noqa: E402
 from wtal_blocks.evaluation import (  # noqa: E402
+    DetectionResult,
     GroundTruth,
     Predictions,
+    WtalcAnnotations,
+    WtalcEmptyClassWarning,
     evaluate_detection,
     evaluate_thumos14,
+    evaluate_wtalc,
     load_activitynet_ground_truth,
     load_thumos14_annotations,
     load_thumos14_results,
+    load_wtalc_annotations,
     parse_tiou_thresholds,
     write_activitynet_results,
+    wtalc_ground_truth,
+    wtalc_proposals,
 )
 
 DATA = ROOT / "tests" / "data"
@@ -155,33 +173,102 @@ def time_reference(
     return seconds, note
 
 
-def time_cli(args: list[str], *, block_orjson: bool, repeat: int) -> float:
-    """Best wall-clock seconds of the whole ``wtal-eval`` process."""
-    if block_orjson:
-        code = "import sys; sys.modules['orjson'] = None; from wtal_blocks.cli.eval import main; sys.exit(main())"
-    else:
-        code = "import sys; from wtal_blocks.cli.eval import main; sys.exit(main())"
-    cmd = [sys.executable, "-c", code, *args]
+def write_text_results(path: Path, preds: Predictions) -> None:
+    """``video start end label score`` lines (tab separated: class names hold spaces)."""
+    tmp = path.with_suffix(".partial")
+    with open(tmp, "w") as fh:
+        for a in range(0, len(preds), 1_000_000):
+            b = min(a + 1_000_000, len(preds))
+            vids = [preds.video_ids[v] for v in preds.videos[a:b].tolist()]
+            labs = [preds.label_names[c] for c in preds.labels[a:b].tolist()]
+            fh.write(
+                "".join(
+                    f"{v}\t{s!r}\t{e!r}\t{c}\t{sc!r}\n"
+                    for v, (s, e), c, sc in zip(
+                        vids,
+                        preds.segments[a:b].tolist(),
+                        labs,
+                        preds.scores[a:b].tolist(),
+                        strict=True,
+                    )
+                )
+            )
+    tmp.replace(path)
+
+
+def text_file(gt: GroundTruth, n: int, name: str, preds: Predictions) -> Path:
+    path = CACHE / f"{name}_{n}.txt"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        write_text_results(path, preds)
+    return path
+
+
+def time_cli(
+    args: list[str], *, block_orjson: bool, repeat: int
+) -> tuple[float, int, dict[str, object]]:
+    """Best wall-clock seconds, peak resident bytes and the ``--json`` output of ``wtal-eval``.
+
+    Each run is measured in a fresh runner process (``_child``) so that its peak memory is its
+    own, not the largest of every earlier child.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    best = float("inf")
+    best, peak, doc = float("inf"), 0, {}
     for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.run(
-            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        best = min(best, time.perf_counter() - start)
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_child",
+            "1" if block_orjson else "0",
+            *args,
+            "--json",
+        ]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr)
-    return best
+        report = json.loads(proc.stdout.splitlines()[-1])
+        best = min(best, report["wall"])
+        peak = max(peak, report["peak_rss"])
+        doc = report["result"]
+    return best, peak, doc
+
+
+def _child(block_orjson: bool, argv: list[str]) -> None:
+    """Run one ``wtal-eval`` process and print ``{wall, peak_rss, result}`` (one JSON line)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = "import sys; from wtal_blocks.cli.eval import main; sys.exit(main())"
+    if block_orjson:
+        code = "import sys; sys.modules['orjson'] = None; " + code.removeprefix("import sys; ")
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        print(err, file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps({"wall": wall, "peak_rss": usage.ru_maxrss * 1024, "result": json.loads(out)}))
+
+
+def same_numbers(doc: dict[str, object], expected: DetectionResult) -> str:
+    ok = doc["mAP"] == expected.mAP.tolist() and doc["ap"] == expected.to_dict()["ap"]
+    return "yes" if ok else "NO"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="skip the 1M-prediction ActivityNet case"
-    )
+    parser.add_argument("--quick", action="store_true", help="skip the 1M and 10M cases")
+    parser.add_argument("--no-10m", action="store_true", help="skip the 10M case")
+    parser.add_argument("--wtalc-gap", action="store_true", help="only table 4")
     parser.add_argument("--repeat", type=int, default=5, help="repeats for best-of timings")
+    parser.add_argument("--_child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args._child is not None:
+        _child(args._child[0] == "1", args._child[1:])
+        return
     try:
         import orjson  # noqa: F401
 
@@ -192,6 +279,9 @@ def main() -> None:
         f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, numpy {np.__version__}, "
         f"orjson {'installed' if has_orjson else 'absent'}; load average {os.getloadavg()[0]:.2f}"
     )
+    if args.wtalc_gap:
+        wtalc_gap()
+        return
 
     thumos_gt_path = DATA / "thumos14_gt.json.gz"
     anet_gt_path = DATA / "anet12_val_gt.json.gz"
@@ -205,16 +295,22 @@ def main() -> None:
     ]
     if not args.quick:
         cases.append(("ActivityNet 1.2", anet_gt, anet_gt_path, 1_000_000, anet_tiou))
+        if not args.no_10m:
+            cases.append(("ActivityNet 1.2", anet_gt, anet_gt_path, 10_000_000, anet_tiou))
 
     rows = []
     files = []
     for name, gt, gt_path, n, tiou in cases:
-        path, preds = prediction_file(gt, n, "thumos14" if gt is thumos_gt else "anet12")
-        files.append((name, gt_path, path, n, tiou))
+        tag = "thumos14" if gt is thumos_gt else "anet12"
+        preds = generate_predictions(gt, n)
+        json_path = None if n > 1_000_000 else prediction_file(gt, n, tag)[0]
+        txt_path = text_file(gt, n, tag, preds)
         thr = parse_tiou_thresholds(tiou)
+        repeat = args.repeat if n <= 1_000_000 else 1
+        expected = evaluate_detection(gt, preds, tiou)
         ours = best_of(
             lambda gt=gt, preds=preds, tiou=tiou: evaluate_detection(gt, preds, tiou),
-            repeat=args.repeat,
+            repeat=repeat,
         )
         ref, note = time_reference(gt, preds, thr.tolist())
         rows.append(
@@ -229,9 +325,11 @@ def main() -> None:
                 note,
             ]
         )
+        files.append((name, gt_path, json_path, txt_path, n, tiou, expected))
+        del preds
     print(
         "\n1. ActivityNet protocol, in-process evaluation of arrays in memory (seconds, best of "
-        f"{args.repeat})"
+        f"{args.repeat}; 10M: one run)"
     )
     print_table(
         [
@@ -247,9 +345,56 @@ def main() -> None:
         rows,
     )
 
+    thumos14_table(args.repeat)
+
+    cli_rows = []
+    goals = {90_000: "< 0.6 s", 1_000_000: "< 5 s", 10_000_000: "< 20 s, < 4 GB"}
+    for name, gt_path, json_path, txt_path, n, tiou, expected in files:
+        repeat = args.repeat if n <= 1_000_000 else 2
+        runs = []
+        if json_path is not None:
+            runs.append(("ActivityNet JSON, stdlib json", json_path, True))
+            if has_orjson:
+                runs.append(("ActivityNet JSON, orjson", json_path, False))
+        runs.append(("text lines" + (", orjson" if has_orjson else ""), txt_path, False))
+        for label, path, block in runs:
+            argv = [str(gt_path), str(path), "--tiou", tiou]
+            wall, peak, doc = time_cli(argv, block_orjson=block, repeat=repeat)
+            cli_rows.append(
+                [
+                    f"{name} {n // 1000}k",
+                    label,
+                    f"{path.stat().st_size / 1e6:.0f}",
+                    wall,
+                    f"{n / wall:.3g}",
+                    f"{peak / 2**20:.0f}",
+                    same_numbers(doc, expected),
+                    goals.get(n, ""),
+                ]
+            )
+    print(
+        f"\n3. Whole `wtal-eval` process: start-up, imports, parsing, evaluation, printing "
+        f"(best of {args.repeat}; 10M: best of 2); load average now {os.getloadavg()[0]:.2f}"
+    )
+    print_table(
+        [
+            "case",
+            "format",
+            "file MB",
+            "wall s",
+            "pred/s",
+            "peak RSS MiB",
+            "mAP = in-memory",
+            "goal",
+        ],
+        cli_rows,
+    )
+
+
+def thumos14_table(repeat: int) -> None:
     ann = load_thumos14_annotations("thumos14")
     turn = load_thumos14_results(DATA / "turn_flow_scnn_thumos14_test.txt.gz")
-    ours = best_of(lambda: evaluate_thumos14(ann, turn, "0.1:0.7:0.1"), repeat=args.repeat)
+    ours = best_of(lambda: evaluate_thumos14(ann, turn, "0.1:0.7:0.1"), repeat=repeat)
     by_id = dict(zip(map(str, ann.class_ids), ann.class_names, strict=True))
     gt_rows = [
         (ann.video_ids[v], ann.class_names[c], s, e)
@@ -294,27 +439,73 @@ def main() -> None:
         ],
     )
 
-    cli_rows = []
-    goals = {90_000: 0.6, 1_000_000: 5.0}
-    for name, gt_path, path, n, tiou in files:
-        argv = [str(gt_path), str(path), "--tiou", tiou]
-        stdlib = time_cli(argv, block_orjson=True, repeat=args.repeat)
-        row = [
-            f"{name} {n // 1000}k",
-            n,
-            f"{path.stat().st_size / 1e6:.1f}",
-            stdlib,
-            f"{n / stdlib:.3g}",
-        ]
-        row.append(time_cli(argv, block_orjson=False, repeat=args.repeat) if has_orjson else "n/a")
-        row.append(f"< {goals[n]} s" if n in goals else "")
-        cli_rows.append(row)
+
+def gt_scores(
+    ann: WtalcAnnotations, rng: np.random.Generator, noise: float, smooth: int
+) -> list[np.ndarray]:
+    """Per-snippet logits of the real test videos, made from their ground truth.
+
+    ``L = int(duration * 25/16)`` snippets (I3D rate); -2 everywhere, +3 inside every
+    ground-truth instance of its class (``[round(s f), round(e f))``), plus Gaussian noise of
+    standard deviation ``noise`` averaged over ``smooth`` neighbouring snippets (model outputs
+    are smooth in time); float32, as W-TALC's model returns.
+    """
+    rate = 25.0 / 16.0
+    out = []
+    for r in ann.test_rows().tolist():
+        length = int(ann.durations[r] * rate)
+        cas = np.full((length, ann.num_classes), -2.0)
+        mine = ann.videos == r
+        for (s, e), c in zip(ann.segments[mine].tolist(), ann.labels[mine].tolist(), strict=True):
+            cas[round(s * rate) : round(e * rate), c] += 3.0
+        eps = rng.standard_normal((length + smooth - 1, ann.num_classes))
+        kernel = np.ones(smooth) / np.sqrt(smooth)  # keeps the noise's standard deviation
+        eps = np.stack([np.convolve(eps[:, k], kernel, "valid") for k in range(eps.shape[1])], 1)
+        out.append((cas + noise * eps).astype(np.float32))
+    return out
+
+
+def wtalc_gap() -> None:
+    """Table 4: the same scores under W-TALC's protocol and the ActivityNet algorithm."""
+    ann = load_wtalc_annotations(DATA / "thumos14-reduced")
+    rows = []
+    for noise in (0.5, 1.0, 1.5, 2.0, 3.0):
+        for smooth in (1, 8):
+            scores = gt_scores(ann, np.random.default_rng(0), noise, smooth)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", WtalcEmptyClassWarning)
+                w = evaluate_wtalc(ann, scores)
+            a = evaluate_detection(
+                wtalc_ground_truth(ann), wtalc_proposals(ann, scores), "0.1:0.5:0.1"
+            )
+            rows.append(
+                [
+                    noise,
+                    smooth,
+                    " ".join(f"{100 * v:.1f}" for v in w.mAP),
+                    f"{100 * w.average_mAP:.1f}",
+                    " ".join(f"{100 * v:.1f}" for v in a.mAP),
+                    f"{100 * a.average_mAP:.1f}",
+                    f"{100 * (w.average_mAP - a.average_mAP):+.1f}",
+                    w.num_predictions,
+                ]
+            )
     print(
-        f"\n3. Whole `wtal-eval` process: start-up, imports, JSON parsing, evaluation, printing (best of {args.repeat})"
+        "\n4. W-TALC protocol vs the ActivityNet algorithm on W-TALC's proposals, real "
+        "Thumos14reduced test videos (212, 3,358 instances), scores from the ground truth + noise"
     )
     print_table(
-        ["case", "predictions", "JSON MB", "stdlib json s", "pred/s", "with orjson s", "goal"],
-        cli_rows,
+        [
+            "noise",
+            "smooth",
+            "W-TALC mAP 0.1..0.5 (%)",
+            "avg",
+            "ActivityNet mAP 0.1..0.5 (%)",
+            "avg",
+            "gap",
+            "proposals",
+        ],
+        rows,
     )
 
 

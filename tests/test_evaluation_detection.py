@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from tests.reference.detection_reference import tiou as reference_tiou
 from wtal_blocks.evaluation import (
     DetectionMAP,
     EvaluationInputError,
+    _matching,
     average_precision_detection,
     evaluate_detection,
     load_activitynet_ground_truth,
@@ -209,6 +212,75 @@ def test_many_predictions_per_ground_truth_match_reference() -> None:
     ap, ref_ap, _ = _run_both(gts, preds, thresholds)
     np.testing.assert_allclose(ap[0], ref_ap["0"], rtol=0, atol=1e-12)
     assert 0 < ap[0, 0] < 1
+
+
+# ----------------------------------------------------------------------------- bounded chunks
+
+
+@contextmanager
+def tiny_chunks() -> Iterator[None]:
+    """Force every chunking path: a few pairs, agents and threshold-pair cells at a time."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_matching, "PAIR_BUDGET", 3)
+        mp.setattr(_matching, "_MATCH_BUDGET", 5)
+        mp.setattr(_matching, "AGENT_SLICE", 4)
+        yield
+
+
+@given(detection_case())
+def test_matches_plain_loop_reference_in_tiny_chunks(case: tuple[list, list, list[float]]) -> None:
+    gts, preds, thresholds = case
+    with tiny_chunks():
+        ap, ref_ap, _ = _run_both(gts, preds, thresholds)
+    for c in range(ap.shape[0]):
+        if str(c) in ref_ap:
+            np.testing.assert_allclose(ap[c], ref_ap[str(c)], rtol=0, atol=1e-12)
+
+
+def test_identical_predictions_compete_for_every_ground_truth() -> None:
+    # the serial dictatorship's worst case for step-by-step matching: 400 identical predictions
+    # overlap 12 nested ground truths; each takes the best one still free
+    gts = [(0, 0, float(k), 30.0 - 2 * k) for k in range(12)]
+    preds = [(0, 0, 0.0, 30.0, float(s)) for s in np.random.default_rng(5).integers(0, 7, 400)]
+    preds += [(0, 0, 3.0, 20.0, 3.0)] * 50  # and a second cluster, tied scores included
+    thresholds = [0.05, 0.2, 0.4, 0.6]
+    for chunks in (nullcontext(), tiny_chunks()):
+        with chunks:
+            ap, ref_ap, _ = _run_both(gts, preds, thresholds)
+        np.testing.assert_allclose(ap[0], ref_ap["0"], rtol=0, atol=1e-12)
+    assert ap[0, 0] == 1.0 and 0 < ap[0, 3] < 1  # at 0.6 ten of the twelve can be matched
+
+
+def test_processing_order_is_class_then_descending_score_stable() -> None:
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 7, 5000)
+    scores = np.round(rng.random(5000), 2)  # many ties
+    scores[::50] = -0.0
+    scores[1::50] = 0.0
+    order, start = _matching.processing_order(labels, scores, 9)
+    np.testing.assert_array_equal(order, np.lexsort((-scores, labels)))
+    np.testing.assert_array_equal(start, np.searchsorted(np.sort(labels), np.arange(10)))
+
+
+def test_memory_of_the_matching_does_not_grow_with_the_overlaps() -> None:
+    # 3,000 predictions overlapping 150 instances each: 450k pairs, handled 1M pairs at a time
+    # by default; with a 5k-pair budget no chunk exceeds it
+    gt_seg = np.stack([np.arange(150.0), np.arange(150.0) + 0.9], axis=1)
+    preds_seg = np.tile([0.0, 200.0], (3000, 1))
+    sizes = []
+    index = _matching.ItemIndex.build(np.zeros(150, dtype=np.int64), gt_seg, (0.0, 200.0))
+    for agent, _ in _matching.iter_candidate_pairs(
+        index, np.zeros(3000, dtype=np.int64), preds_seg, budget=5000
+    ):
+        sizes.append(agent.shape[0])
+    assert sum(sizes) == 3000 * 150 and max(sizes) <= 5000
+    # with a threshold, an instance shorter than that fraction of the prediction is never formed
+    pruned = list(
+        _matching.iter_candidate_pairs(
+            index, np.zeros(3000, dtype=np.int64), preds_seg, fraction=0.01
+        )
+    )
+    assert pruned == []
 
 
 # ----------------------------------------------------------------------------- metric object

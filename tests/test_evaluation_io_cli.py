@@ -14,17 +14,21 @@ import pytest
 
 from wtal_blocks.cli.eval import main
 from wtal_blocks.evaluation import (
+    DetectionMAP,
     EvaluationInputError,
     GroundTruth,
     Predictions,
+    _jsonfields,
     evaluate_detection,
+    iter_predictions,
     load_activitynet_ground_truth,
     load_activitynet_results,
+    load_predictions,
     load_thumos14_results,
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
-from wtal_blocks.evaluation import io as evaluation_io
+from wtal_blocks.evaluation.results_io import concatenate_predictions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,18 +115,18 @@ def test_results_round_trip_and_atomic_write(
     assert gt2.segments.tolist() == gt.segments.tolist() and gt2.class_names == gt.class_names
 
 
-def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
+def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = _write(tmp_path / "r.json", GOOD_RESULTS)
-    bad = Predictions(
-        ("v",),
-        ("a",),
-        np.zeros((1, 2)),
-        np.array([object()]),
-        np.zeros(1, np.int64),
-        np.zeros(1, np.int64),
-    )  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        write_activitynet_results(target, bad)
+    preds = load_activitynet_results(target)
+
+    def broken_dump(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    from wtal_blocks.evaluation import io as evaluation_io
+
+    monkeypatch.setattr(evaluation_io.json, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        write_activitynet_results(target, preds)
     assert json.loads(target.read_text()) == GOOD_RESULTS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
@@ -194,7 +198,7 @@ BAD_RESULTS = [
 def json_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the stdlib decoder forced, and with the default (orjson if importable)."""
     if request.param == "stdlib json":
-        monkeypatch.setattr(evaluation_io, "_fast_loads", lambda: None)
+        monkeypatch.setattr(_jsonfields, "fast_loads", lambda: None)
     return str(request.param)
 
 
@@ -437,3 +441,238 @@ def test_builtin_thumos14_official_annotations(thumos14_annotation_dir: Path) ->
     assert builtin.class_names == on_disk.class_names and len(builtin) == 3358
     np.testing.assert_array_equal(builtin.segments, on_disk.segments)
     np.testing.assert_array_equal(builtin.ambiguous_segments, on_disk.ambiguous_segments)
+
+
+# ----------------------------------------------------------------------------- streaming readers
+
+
+def _random_predictions(n: int, seed: int = 0) -> Predictions:
+    rng = np.random.default_rng(seed)
+    videos = tuple(f"video_{i:03d}" for i in range(7))
+    labels = ("Long jump", "Playing bagpipes", "7", "x")  # names with spaces, an id-like name
+    start = np.round(rng.random(n) * 100, int(rng.integers(0, 6)))
+    return Predictions(
+        video_ids=videos,
+        label_names=labels,
+        segments=np.stack([start, start + rng.random(n) * 9], axis=1),
+        scores=np.where(rng.random(n) < 0.3, np.round(rng.random(n), 2), rng.random(n)),
+        labels=rng.integers(0, len(labels), n),
+        videos=np.sort(rng.integers(0, len(videos), n)),
+    )
+
+
+def _rows(preds: Predictions) -> list[tuple[str, str, float, float, float]]:
+    return sorted(
+        (preds.video_ids[v], preds.label_names[c], s, e, sc)
+        for (s, e), sc, c, v in zip(
+            preds.segments.tolist(),
+            preds.scores.tolist(),
+            preds.labels.tolist(),
+            preds.videos.tolist(),
+            strict=True,
+        )
+    )
+
+
+def _write_formats(tmp_path: Path, preds: Predictions) -> dict[str, Path]:
+    rows = [
+        (preds.video_ids[v], preds.label_names[c], s, e, sc)
+        for (s, e), sc, c, v in zip(
+            preds.segments.tolist(),
+            preds.scores.tolist(),
+            preds.labels.tolist(),
+            preds.videos.tolist(),
+            strict=True,
+        )
+    ]
+    paths = {
+        "activitynet": tmp_path / "r.json",
+        "jsonl": tmp_path / "r.jsonl",
+        "tabs": tmp_path / "r.txt",
+        "spaces": tmp_path / "r.dat",
+    }
+    write_activitynet_results(paths["activitynet"], preds)
+    paths["jsonl"].write_text(
+        "".join(
+            json.dumps({"video": v, "label": c, "score": sc, "segment": [s, e]}) + "\n"
+            for v, c, s, e, sc in rows
+        )
+    )
+    paths["tabs"].write_text(
+        "".join(f"{v}\t{s!r}\t{e!r}\t{c}\t{sc!r}\r\n" for v, c, s, e, sc in rows)
+    )
+    paths["spaces"].write_text(
+        "\n".join(f"  {v}  {s!r} {e!r}   {c} {sc!r}" for v, c, s, e, sc in rows) + "\n\n"
+    )
+    return paths
+
+
+def test_the_three_formats_read_the_same_predictions(tmp_path: Path, json_backend: str) -> None:
+    preds = _random_predictions(3000)
+    expected = _rows(preds)
+    for kind, path in _write_formats(tmp_path, preds).items():
+        fmt = "text" if kind in ("tabs", "spaces") else "auto"
+        got = load_predictions(path, format=fmt)  # type: ignore[arg-type]
+        assert _rows(got) == expected, kind  # bit for bit: every decimal correctly rounded
+
+
+def test_iter_predictions_yields_bounded_pieces_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wtal_blocks.evaluation import results_io
+
+    preds = _random_predictions(2000, seed=1)
+    paths = _write_formats(tmp_path, preds)
+    monkeypatch.setattr(results_io, "_BLOCK_BYTES", 4096)  # many line blocks
+    monkeypatch.setattr(results_io, "_PIECE_BYTES", 4096)  # long video lists cut in pieces
+    for kind, path in paths.items():
+        pieces = list(
+            iter_predictions(path, 150, format="text" if kind in ("tabs", "spaces") else "auto")
+        )  # type: ignore[arg-type]
+        assert len(pieces) > 5 and all(1 <= len(p) <= 150 for p in pieces), kind
+        assert sum(len(p) for p in pieces) == 2000
+        assert _rows(concatenate_predictions(pieces)) == _rows(preds), kind
+    with pytest.raises(TypeError, match="chunk_size must be a positive int"):
+        next(iter_predictions(paths["jsonl"], 0))
+
+
+def test_an_error_in_a_long_video_list_names_its_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wtal_blocks.evaluation import results_io
+
+    monkeypatch.setattr(results_io, "_PIECE_BYTES", 512)
+    items = [_pred("jump", 0.5, [float(i), float(i) + 1]) for i in range(100)]
+    items[57]["segment"] = [9.0, 3.0]
+    path = _write(tmp_path / "r.json", {"results": {"short": [], "long": items}})
+    with pytest.raises(
+        EvaluationInputError, match=r"video 'long', item 57, field 'segment': .*end < start"
+    ):
+        load_activitynet_results(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("v 0 1 a 0.5\nv 0 1 0.5\n", r"line 2: expected 'video start end label score', got 'v 0 1 0.5'"),
+        ("v 0 1 a 0.5\n\nv 0 ten a 0.5\n", r"video 'v', field 'end': line 3: 'ten' is not a number"),
+        ("v 2 1 a 0.5\n", r"video 'v', field 'segment': line 1: segment \[2.0, 1.0\] ends before it starts"),
+        ("v 0 1 a inf\n", r"video 'v', field 'score': line 1: 'inf' is not finite"),
+    ],
+)  # fmt: skip
+def test_text_lines_errors_name_the_line_and_field(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "r.txt"
+    path.write_text(content)
+    with pytest.raises(EvaluationInputError, match=message) as info:
+        load_predictions(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_thumos14_text_results_normalise_class_ids_and_names(tmp_path: Path) -> None:
+    path = tmp_path / "r.txt"
+    path.write_text("video_test_1.mpeg 0 10 07 0.9\nvideo_test_1 20 30 7 0.8\n")
+    preds = load_thumos14_results(path)
+    assert preds.video_ids == ("video_test_1",) and preds.label_names == ("7",)
+    path.write_text("video_test_1 0 10 BaseballPitch 0.9\n")
+    with pytest.raises(
+        EvaluationInputError, match=r"field 'class_id': line 1: class id 'BaseballPitch'"
+    ):
+        load_thumos14_results(path)
+
+
+def test_ucf101_class_ids_name_thumos14_classes_under_the_activitynet_protocol(
+    real_data: Path, tmp_path: Path
+) -> None:
+    preds = load_activitynet_results(real_data / "autoloc_thumos14_test.json.gz")
+    from wtal_blocks.evaluation._files import thumos14_class_ids
+
+    by_name = {n: i for i, n in thumos14_class_ids().items()}
+    path = tmp_path / "ids.txt"
+    path.write_text(
+        "".join(
+            f"{preds.video_ids[v]} {s!r} {e!r} {by_name[preds.label_names[c]]} {sc!r}\n"
+            for (s, e), sc, c, v in zip(
+                preds.segments.tolist(),
+                preds.scores.tolist(),
+                preds.labels.tolist(),
+                preds.videos.tolist(),
+                strict=True,
+            )
+        )
+    )
+    by_ids = evaluate_detection("thumos14", path, "0.1:0.7:0.1")
+    assert by_ids.ap.tolist() == evaluate_detection("thumos14", preds, "0.1:0.7:0.1").ap.tolist()
+
+
+def test_gzip_results_stream_within_the_expansion_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from wtal_blocks.evaluation import _files
+
+    path = tmp_path / "r.txt.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("v 0 1 a 0.5\n" * 5000)
+    assert len(load_predictions(path)) == 5000
+    monkeypatch.setattr(_files, "_EXPANSION_CAP", 1000)
+    monkeypatch.setattr(_files, "_EXPANSION_RATIO", 2)
+    with pytest.raises(EvaluationInputError, match=r"r.txt.gz: the .gz file expands to more than"):
+        load_predictions(path)
+
+
+def test_metric_fed_from_a_file_piece_by_piece_equals_the_one_call_form(
+    real_data: Path,
+) -> None:
+    gt = load_activitynet_ground_truth(real_data / "anet12_val_gt.json.gz")
+    path = real_data / "autoloc_anet12_val.json.gz"
+    metric = DetectionMAP.from_ground_truth(gt)
+    assert metric.update_from_file(path, chunk_size=1000) == 13295
+    assert metric.compute().ap.tolist() == evaluate_detection(gt, path).ap.tolist()
+
+
+def test_cli_reads_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = load_activitynet_ground_truth("thumos14")
+    preds = Predictions(
+        video_ids=gt.video_ids,
+        label_names=gt.class_names,
+        segments=gt.segments + 0.25,
+        scores=np.linspace(0.1, 0.9, len(gt)),
+        labels=gt.labels,
+        videos=gt.videos,
+    )
+    outputs = []
+    for kind, path in _write_formats(tmp_path, preds).items():
+        extra = ["--format", "text"] if kind == "spaces" else []
+        assert main(["thumos14", str(path), "--tiou", "0.3,0.5", "--json", *extra]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert all(o == outputs[0] for o in outputs) and outputs[0]["mAP"][0] > 0.5
+
+
+def test_escaped_quotes_and_backslashes_across_scan_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_backend: str
+) -> None:
+    from wtal_blocks.evaluation import _jsonscan, results_io
+
+    monkeypatch.setattr(_jsonscan, "_BLOCK", 5)  # every quote and backslash run straddles blocks
+    monkeypatch.setattr(results_io, "_PIECE_BYTES", 40)
+    names = ['v"1', "v\\", "v\\\\\\", 'say "hi" \\"', "v" + "\\" * 3000 + '"', "é{[,:]}"]
+    results = {
+        name: [_pred(f'lab"{k}\\', 0.5 + k / 10, [float(k), k + 1.0]) for k in range(3)]
+        for name in names
+    }
+    path = _write(tmp_path / "r.json", {"version": 'a"b\\', "results": results})
+    preds = load_activitynet_results(path)
+    assert set(preds.video_ids) == set(names)
+    got = sorted(
+        (preds.video_ids[v], preds.label_names[c], s, e)
+        for (s, e), c, v in zip(
+            preds.segments.tolist(), preds.labels.tolist(), preds.videos.tolist(), strict=True
+        )
+    )
+    expected = sorted(
+        (name, p["label"], *p["segment"]) for name, items in results.items() for p in items
+    )
+    assert got == expected

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tests.reference.thumos14_reference import thumos14_map
 from wtal_blocks.evaluation import (
     EvaluationInputError,
+    _matching,
     load_thumos14_annotations,
     load_thumos14_results,
 )
@@ -165,6 +166,42 @@ def test_matches_plain_loop_reference(case: tuple[list, list, list, list[float]]
             np.testing.assert_allclose(ap[c], ref_ap[str(c)], rtol=0, atol=1e-12)
         else:
             assert np.isnan(ap[c]).all()
+
+
+@given(thumos_case())
+def test_matches_plain_loop_reference_in_tiny_chunks(
+    case: tuple[list, list, list, list[float]],
+) -> None:
+    gts, dets, amb, thresholds = case
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_matching, "PAIR_BUDGET", 3)
+        mp.setattr(_matching, "_MATCH_BUDGET", 5)
+        mp.setattr(_matching, "AGENT_SLICE", 4)
+        ap = _ap(gts, dets, thresholds, amb)
+    np.testing.assert_array_equal(ap, _ap(gts, dets, thresholds, amb))
+
+
+def test_many_ground_truths_compete_for_many_detections() -> None:
+    # only the k + 1 preferred candidates of the k-th ground truth of a video can be its match:
+    # a nested, tie-heavy case where most ground truths lose their first choices
+    rng = np.random.default_rng(4)
+    gts = [(0, 0, float(k), 40.0 - k) for k in range(15)] + [(1, 0, 0.0, 5.0)] * 3
+    dets = [
+        (int(rng.integers(0, 2)), 0, float(s), float(s) + float(ln), float(sc))
+        for s, ln, sc in zip(
+            rng.integers(0, 20, 500), rng.integers(1, 40, 500), rng.integers(0, 5, 500), strict=True
+        )
+    ]
+    thresholds = [0.0, 0.2, 0.5, 0.8]
+    names = {0: "video_0", 1: "video_1"}
+    ref_ap, _ = thumos14_map(
+        [(names[v], "0", s, e) for v, _, s, e in gts],
+        [(names[v], "0", s, e, sc) for v, _, s, e, sc in dets],
+        [],
+        ["0"],
+        thresholds,
+    )
+    np.testing.assert_allclose(_ap(gts, dets, thresholds)[0], ref_ap["0"], rtol=0, atol=1e-12)
 
 
 def test_unknown_class_id_is_an_error_or_skipped(tmp_path: Path) -> None:

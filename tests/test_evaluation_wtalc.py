@@ -747,3 +747,102 @@ def test_the_module_never_imports_torch() -> None:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env=env)
+
+
+# ---------------------------------------------------------------------------------------------
+# wtal-eval --protocol wtalc
+
+
+def _scores_file(tmp_path: Path, ann: WtalcAnnotations, scores: list[np.ndarray]) -> Path:
+    path = tmp_path / "scores.npz"
+    names = ann.test_video_names()
+    np.savez(path, **dict(zip(names, scores, strict=True)))
+    return path
+
+
+def test_cli_wtalc_json_is_the_api_result(
+    real: WtalcAnnotations, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from wtal_blocks.cli.eval import main
+
+    scores = ground_truth_cas(real, np.random.default_rng(8), noise=1.5)
+    path = _scores_file(tmp_path, real, scores)
+    assert main([str(DATA), str(path), "--protocol", "wtalc", "--json"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    expected = evaluate_wtalc(real, scores)
+    assert doc["tiou_thresholds"] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert doc["mAP"] == expected.mAP.tolist() and 0 < doc["mAP"][0] < 1  # fractions
+    assert doc["ap"] == {
+        n: r for n, r in zip(expected.class_names, expected.ap.tolist(), strict=True)
+    }
+    assert "activitynet" not in doc and captured.err == ""
+
+
+def test_cli_wtalc_side_by_side_adds_the_activitynet_algorithm(
+    real: WtalcAnnotations, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from wtal_blocks.cli.eval import main
+
+    scores = ground_truth_cas(real, np.random.default_rng(9), noise=1.0)
+    path = _scores_file(tmp_path, real, scores)
+    argv = [str(DATA), str(path), "--protocol", "wtalc", "--side-by-side"]
+    assert main([*argv, "--json", "--feature-type", "I3D"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    anet = evaluate_detection(wtalc_ground_truth(real), wtalc_proposals(real, scores), THRESHOLDS)
+    assert doc["activitynet"]["mAP"] == anet.mAP.tolist()
+    assert doc["mAP"] == evaluate_wtalc(real, scores).mAP.tolist()
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "W-TALC" in table and "ActivityNet" in table
+    assert f"{100 * anet.average_mAP:11.2f}" in table
+
+
+def test_cli_wtalc_empty_class_warning_names_the_class(
+    real: WtalcAnnotations, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from wtal_blocks.cli.eval import main
+
+    scores = ground_truth_cas(real, np.random.default_rng(10), noise=0.5)
+    pole = real.class_names.index("PoleVault")
+    for cas in scores:
+        cas[:, pole] = -5.0  # a constant column: no proposal for PoleVault anywhere
+    path = _scores_file(tmp_path, real, scores)
+    assert main([str(DATA), str(path), "--protocol", "wtalc", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["mAP"] == [0.0] * 5
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith(
+        "wtal-eval: warning: W-TALC protocol: no proposal left for class(es) PoleVault; "
+    )
+    argv = [str(DATA), str(path), "--protocol", "wtalc", "--json", "--empty-class", "zero_ap"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["mAP"][0] > 0
+
+
+def test_cli_wtalc_errors_are_one_line(
+    real: WtalcAnnotations, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wtal_blocks.cli.eval import main
+
+    scores = ground_truth_cas(real, np.random.default_rng(11), noise=0.5)
+    scores[3] = scores[3][:, :5]
+    path = _scores_file(tmp_path, real, scores)
+    assert main([str(DATA), str(path), "--protocol", "wtalc"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(
+        f"wtal-eval: error: {path}: video '{real.test_video_names()[3]}'"
+    )
+    assert "must have 20 columns" in captured.err
+    assert main([str(DATA), str(path), "--protocol", "wtalc", "--plots", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        "wtal-eval: error: --plots is not available with --protocol wtalc\n"
+    )

@@ -7,8 +7,9 @@
 * :mod:`.result`: :class:`DetectionResult`, what every protocol returns.
 * :mod:`.curves`: precision–recall curves from the protocols' own matching.
 * :mod:`.classification`: video-level classification mAP and the UM accuracy.
-* :mod:`.io`: ActivityNet JSON readers and writers; :mod:`.thumos14_io`: the THUMOS'14 text
-  files.
+* :mod:`.results_io`: streaming results readers (ActivityNet JSON, JSON Lines, text lines:
+  :func:`iter_predictions`, :func:`load_predictions`); :mod:`.io`: the ActivityNet JSON ground
+  truth and the writers; :mod:`.thumos14_io`: the THUMOS'14 annotation files.
 * :mod:`.tiou`: the segment tIoU and the threshold lists.
 * :mod:`.proposal_metrics`: ActivityNet AR@AN (and its AUC); :mod:`.topkx_recall`: top-k×
   recall.
@@ -33,7 +34,7 @@ from .detection import (
     average_precision_detection,
     evaluate_detection,
 )
-from .errors import EvaluationInputError
+from .errors import EvaluationInputError, UnmatchedVideosWarning
 from .io import (
     load_activitynet_ground_truth,
     load_activitynet_results,
@@ -48,6 +49,7 @@ from .proposal_metrics import (
     evaluate_proposals,
 )
 from .result import DetectionResult
+from .results_io import iter_predictions, load_predictions
 from .segment_ops import (
     DeduplicationReport,
     deduplicate_ground_truth,
@@ -95,6 +97,7 @@ __all__ = [
     "Predictions",
     "Thumos14Annotations",
     "TopKxRecallResult",
+    "UnmatchedVideosWarning",
     "WtalcAnnotations",
     "WtalcEmptyClassWarning",
     "WtalcResult",
@@ -110,8 +113,10 @@ __all__ = [
     "evaluate_topkx_recall",
     "evaluate_wtalc",
     "find_duplicate_instances",
+    "iter_predictions",
     "load_activitynet_ground_truth",
     "load_activitynet_results",
+    "load_predictions",
     "load_thumos14_annotations",
     "load_thumos14_class_list",
     "load_thumos14_results",

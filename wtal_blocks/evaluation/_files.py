@@ -15,18 +15,16 @@ import zlib
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-
 from .errors import EvaluationInputError
 
 __all__ = [
     "BUILTIN_GROUND_TRUTH",
-    "MAX_JSON_DEPTH",
     "builtin_thumos14_files",
-    "check_json_depth",
     "decode_utf8",
+    "expansion_cap",
     "read_bytes",
     "resolve_ground_truth",
+    "thumos14_class_ids",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -66,6 +64,17 @@ def resolve_ground_truth(source: PathLike) -> tuple[Path, str | None]:
         file, subset, _ = BUILTIN_GROUND_TRUTH[str(source)]
         return _package_file(file), subset
     return path, None
+
+
+def expansion_cap(path: Path) -> int | None:
+    """The most bytes a ``.gz`` file may expand to (None for other files)."""
+    if path.suffix != ".gz":
+        return None
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    return max(_EXPANSION_CAP, _EXPANSION_RATIO * size)
 
 
 def read_bytes(path: Path, what: str) -> bytes:
@@ -130,47 +139,15 @@ def builtin_thumos14_files() -> dict[str, bytes]:
     return out
 
 
-MAX_JSON_DEPTH = 256
-"""The deepest JSON nesting accepted (an ActivityNet file is 4 or 5 levels deep). Deeper input is
-refused before any parser sees it: the standard library's parser recurses, and some builds of
-orjson crash the process on a few hundred thousand levels."""
+_CLASS_IDS: dict[int, str] = {}
 
 
-def check_json_depth(data: bytes, path: Path) -> None:
-    """Refuse JSON nested more than :data:`MAX_JSON_DEPTH` levels, before parsing it.
-
-    Every bracket counts first (one vectorised pass); only when that bound exceeds the limit are
-    the brackets inside strings told apart, by a walk over the quotes, backslashes and brackets.
-
-    Raises:
-        EvaluationInputError: the nesting is deeper than the limit (the message names the file).
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    step = np.zeros(buf.shape[0], dtype=np.int8)
-    step[(buf == _OPEN_ARRAY) | (buf == _OPEN_OBJECT)] = 1
-    step[(buf == _CLOSE_ARRAY) | (buf == _CLOSE_OBJECT)] = -1
-    if int(np.cumsum(step, dtype=np.int64).max(initial=0)) <= MAX_JSON_DEPTH:
-        return
-    depth = 0
-    in_string = escaped = False
-    previous = -2
-    for pos in np.flatnonzero((step != 0) | (buf == _QUOTE) | (buf == _BACKSLASH)).tolist():
-        char = data[pos]
-        if escaped and pos == previous + 1:  # the character a backslash escapes
-            escaped = False
-        elif char == _BACKSLASH:
-            escaped = in_string
-        elif char == _QUOTE:
-            in_string, escaped = not in_string, False
-        elif not in_string:
-            escaped = False
-            depth += 1 if char in (_OPEN_ARRAY, _OPEN_OBJECT) else -1
-            if depth > MAX_JSON_DEPTH:
-                raise EvaluationInputError(
-                    f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep", path=path
-                )
-        previous = pos
-
-
-_OPEN_ARRAY, _CLOSE_ARRAY, _OPEN_OBJECT, _CLOSE_OBJECT = b"[]{}"
-_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+def thumos14_class_ids() -> dict[int, str]:
+    """UCF101 class id -> THUMOS'14 detection class name (the built-in ``detclasslist.txt``)."""
+    if not _CLASS_IDS:
+        text = builtin_thumos14_files()["detclasslist.txt"].decode("utf-8")
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                _CLASS_IDS[int(parts[0])] = parts[1]
+    return _CLASS_IDS

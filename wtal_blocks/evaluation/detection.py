@@ -35,7 +35,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._arrays import as_numpy, check_labels, check_scores, check_segments
-from ._matching import conflict_components, greedy_match, overlapping_pairs, segmented_cummax
+from ._checks import check_source, check_video_coverage
+from ._matching import (
+    ItemIndex,
+    extent,
+    iter_candidate_pairs,
+    match_in_order,
+    prefer_order,
+    processing_order,
+    segmented_cummax,
+    slices,
+)
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
 from .result import DetectionResult
@@ -126,7 +136,11 @@ def ranked_matches(
     p_vid: NDArray[np.int64],
     thr: NDArray[np.float64],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """The protocol's matching, for validated arrays.
+    """The protocol's matching, for validated arrays, in memory bounded by the input.
+
+    Predictions are served in processing order a slice at a time; each slice's candidate pairs
+    are formed in bounded chunks, filtered by the lowest threshold and matched before the next
+    chunk (see ``_matching``), so no more than one chunk of pairs ever exists.
 
     Returns:
         ``(order, tp_threshold, tp_rank)``: ``order (N,)`` the processing order of the
@@ -135,24 +149,36 @@ def ranked_matches(
         position. Everything else (precision, recall, AP, curves) derives from these.
     """
     empty = np.zeros(0, dtype=np.int64)
-    order = np.lexsort((-scores, p_lab)).astype(np.int64)
-    if not (scores.shape[0] and g_lab.shape[0]):
+    n_pred = scores.shape[0]
+    num_classes = int(max(g_lab.max(initial=-1), p_lab.max(initial=-1))) + 1
+    order, _ = processing_order(p_lab, scores, num_classes)
+    if not (n_pred and g_lab.shape[0]):
         return order, empty, empty
-    s_seg = p_seg[order]
     n_vid = int(max(g_vid.max(), p_vid.max())) + 1
-    s_group = p_lab[order] * n_vid + p_vid[order]
-    g_group = g_lab * n_vid + g_vid
-    agent, item = overlapping_pairs(s_group, s_seg, g_group, g_seg)
-    value = paired_tiou(s_seg[agent], g_seg[item])
-    keep = value >= thr.min()
-    agent, item, value = agent[keep], item[keep], value[keep]
-    if not agent.size:
+    index = ItemIndex.build(g_lab * n_vid + g_vid, g_seg, extent(p_seg, g_seg))
+    t_min = float(thr.min())
+    taken = np.zeros((thr.shape[0], g_lab.shape[0]), dtype=bool)
+    found_t, found_pos = [], []
+    for s0, s1 in slices(n_pred):
+        rows = order[s0:s1]
+        a_seg = p_seg[rows]
+        a_group = p_lab[rows] * n_vid + p_vid[rows]
+        for agent, item in iter_candidate_pairs(index, a_group, a_seg, fraction=t_min):
+            value = paired_tiou(a_seg[agent], g_seg[item])
+            keep = value >= t_min
+            if not keep.any():
+                continue
+            # GT tie rule: equal tIoU goes to the ground truth that comes first in the input
+            agent, item, value = prefer_order(agent[keep], item[keep], value[keep], item[keep])
+            t_idx, pos, _ = match_in_order(agent + s0, item, value, thr, taken, strict=False)
+            found_t.append(t_idx)
+            found_pos.append(pos)
+    if not found_t:
         return order, empty, empty
-    agents, component = conflict_components(agent, item, s_group, s_seg, g_seg)
-    tiebreak = np.arange(g_lab.shape[0], dtype=np.int64)  # GT tie rule: input order
-    choice = greedy_match(agent, item, value, agents, component, tiebreak, thr, strict=False)
-    t_idx, col = np.nonzero(choice >= 0)  # row-major: by threshold, then position
-    return order, t_idx.astype(np.int64), agents[col]
+    t_idx = np.concatenate(found_t)
+    pos = np.concatenate(found_pos)
+    by = np.lexsort((pos, t_idx))
+    return order, t_idx[by], pos[by]
 
 
 def interpolated_ap_at_hits(
@@ -199,9 +225,9 @@ def _average_precision(
     order, t_idx, pos = ranked_matches(g_seg, g_lab, g_vid, p_seg, scores, p_lab, p_vid, thr)
     ap = np.zeros((n_thr, num_classes), dtype=np.float64)
     if pos.size:
-        s_lab = p_lab[order]
-        class_start = np.searchsorted(s_lab, np.arange(num_classes + 1))
-        cls = s_lab[pos]
+        class_start = np.zeros(num_classes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(p_lab, minlength=num_classes), out=class_start[1:])
+        cls = p_lab[order[pos]]
         group = t_idx * num_classes + cls
         hits = (np.arange(group.shape[0]) - np.searchsorted(group, group, side="left") + 1).astype(
             np.float64
@@ -215,10 +241,24 @@ def _average_precision(
 
 
 def _label_lookup(label_names: Sequence[str], class_index: dict[str, int]) -> NDArray[np.int64]:
-    """Class index of each label name, -1 for unknown."""
-    return np.fromiter(
+    """Class index of each label name, -1 for unknown.
+
+    A label that is not a class name but an integer (a UCF101 class id of THUMOS'14 results
+    text) names the THUMOS'14 detection class of that id, when that is a class here.
+    """
+    out = np.fromiter(
         (class_index.get(n, -1) for n in label_names), dtype=np.int64, count=len(label_names)
     )
+    unknown = [i for i in np.flatnonzero(out < 0).tolist() if label_names[i].strip().isdigit()]
+    if unknown:
+        from ._files import thumos14_class_ids
+
+        by_id = thumos14_class_ids()
+        for i in unknown:
+            name = by_id.get(int(label_names[i]))
+            if name is not None:
+                out[i] = class_index.get(name, -1)
+    return out
 
 
 def _unknown_label_error(
@@ -252,25 +292,43 @@ def evaluate_detection(
     *,
     subset: str | None = "auto",
     ignore_unknown_labels: bool = False,
+    strict: bool = False,
 ) -> DetectionResult:
     """ActivityNet-protocol detection mAP of ``predictions`` against the ground truth ``gt``.
 
-    Predictions are matched to the ground truth by video id and class name. A prediction whose
-    label names a class absent from the ground truth's classes raises
-    :class:`EvaluationInputError` unless ``ignore_unknown_labels`` (then it is skipped and
-    counted in ``num_skipped``). Predictions on videos outside the ground truth are false
-    positives.
+    Predictions are matched to the ground truth by video id and class name (a UCF101 class id
+    also names a THUMOS'14 class). A prediction whose label names a class absent from the
+    ground truth's classes raises :class:`EvaluationInputError` unless
+    ``ignore_unknown_labels`` (then it is skipped and counted in ``num_skipped``). Predictions
+    on videos outside the ground truth are false positives; when *no* prediction is on a
+    ground-truth video, an :class:`UnmatchedVideosWarning` names the first ones (an error with
+    ``strict``).
+
+    Memory is bounded by the input: about 40 bytes per prediction for the arrays, plus a
+    bounded chunk of candidate pairs (see ``_matching``), never all overlapping pairs.
 
     Args:
         gt: a :class:`GroundTruth`, an ActivityNet JSON file, or a built-in name
             (``"thumos14"``, ``"anet12"``; see :func:`load_activitynet_ground_truth`).
-        predictions: :class:`Predictions` or an ActivityNet JSON results file.
+        predictions: :class:`Predictions` or a results file in any format of
+            :func:`~wtal_blocks.evaluation.load_predictions` (ActivityNet JSON, JSON Lines,
+            text lines), read in bounded pieces.
         tiou_thresholds: thresholds in ``(0, 1]`` or ``"LO:HI:STEP"``.
         subset: the subset of a ground-truth file (ignored for a :class:`GroundTruth`).
         ignore_unknown_labels: skip predictions of unknown classes instead of raising.
+        strict: raise instead of warning when no prediction is on a ground-truth video.
 
     Returns:
         :class:`DetectionResult` over the classes that have ground truth.
+
+    Raises:
+        TypeError: ``gt`` or ``predictions`` is neither a container nor a path (a decoded JSON
+            dict, say).
+        EvaluationInputError: bad thresholds, an unknown label, a ground truth without
+            instances, or (with ``strict``) no prediction on a ground-truth video.
+
+    Warns:
+        UnmatchedVideosWarning: no prediction is on a ground-truth video (every AP is 0).
 
     Example:
         >>> from wtal_blocks.evaluation import Predictions, evaluate_detection
@@ -281,16 +339,28 @@ def evaluate_detection(
         >>> result.num_ground_truth, result.num_predictions, round(float(result.mAP[0]), 6)
         (3311, 1, 0.000362)
     """
+    check_source("gt", gt, GroundTruth, "an ActivityNet JSON ground truth")
+    check_source("predictions", predictions, Predictions, "a results file")
+    thr = _thresholds(tiou_thresholds, allow_zero=False)
     if not isinstance(gt, GroundTruth):
         from .io import load_activitynet_ground_truth
 
         gt = load_activitynet_ground_truth(gt, subset=subset)
     if not isinstance(predictions, Predictions):
-        from .io import load_activitynet_results
+        from .results_io import load_predictions
 
-        predictions = load_activitynet_results(predictions)
+        predictions = load_predictions(predictions)
     ground_truth = gt
-    thr = _thresholds(tiou_thresholds, allow_zero=False)
+    if len(ground_truth) == 0:
+        raise EvaluationInputError("the ground truth has no action instance to evaluate against")
+    used = np.zeros(len(predictions.video_ids), dtype=bool)
+    used[predictions.videos] = True
+    check_video_coverage(
+        [v for v, u in zip(predictions.video_ids, used.tolist(), strict=True) if u],
+        ground_truth.video_ids,
+        subset=ground_truth.subset,
+        strict=strict,
+    )
     seg, scores, p_lab, p_vid, num_skipped = prepare_predictions(
         ground_truth, predictions, ignore_unknown_labels
     )

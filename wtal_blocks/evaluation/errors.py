@@ -1,4 +1,4 @@
-"""The single exception type of the evaluator.
+"""The exception type of the evaluator, and its warnings.
 
 Every problem with evaluation input (a file that does not parse, a field of the wrong type, a
 segment with ``end < start``, a label outside the ground truth, an empty subset, ...) raises
@@ -9,7 +9,7 @@ as one line and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
-__all__ = ["EvaluationInputError"]
+__all__ = ["EvaluationInputError", "UnmatchedVideosWarning"]
 
 
 class EvaluationInputError(ValueError):
@@ -46,3 +46,13 @@ class EvaluationInputError(ValueError):
         prefix = f"{self.path}: " if self.path is not None else ""
         location = ", ".join(where)
         super().__init__(f"{prefix}{location}: {message}" if location else f"{prefix}{message}")
+
+
+class UnmatchedVideosWarning(UserWarning):
+    """No prediction is on a video of the ground truth, so every AP is 0.
+
+    Usually a naming mismatch (a ``.mp4`` suffix, ActivityNet's ``v_`` prefix) or the wrong
+    ground-truth subset; the message names the first unmatched videos and, when a common
+    renaming would make them match, says which. ``strict=True`` (``wtal-eval --strict``) makes
+    it an :class:`EvaluationInputError`.
+    """

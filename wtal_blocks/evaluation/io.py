@@ -10,32 +10,30 @@
   detection results (``video start end ucf101_class_id score``).
 
 Every problem raises :class:`EvaluationInputError` naming the file, the video, the item index
-and the field. Parsing is built for speed: the JSON is decoded once (with the cyclic garbage
-collector paused, which otherwise rescans the young dicts over and over), then each field is
-pulled out with one list comprehension and converted by numpy in bulk; per-item checks only run
-to locate an error once the bulk conversion has found one. JSON is decoded with the standard
-library; ``orjson`` is used instead when it happens to be installed (it is not a dependency),
-and any document it refuses is handed to the standard library, so results and error messages
-are the same either way.
+and the field. Results are read by :mod:`.results_io` (streaming, three formats); this module
+reads the ground truth (a small file, decoded whole with the cyclic garbage collector paused)
+and writes both. JSON is decoded with the standard library, or ``orjson`` when it is installed
+(an optional extra); any document orjson refuses is handed to the standard library, so results
+and error messages are the same either way. A video key repeated in ``database`` is refused
+(JSON parsers would silently keep only the last entry).
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import math
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-from ._files import check_json_depth, read_bytes, resolve_ground_truth
+from . import _jsonfields
+from ._files import read_bytes, resolve_ground_truth
+from ._jsonscan import line_col, scan
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
 
@@ -49,7 +47,6 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
-_NUMERIC = (int, float)
 
 
 @contextmanager
@@ -63,15 +60,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _fast_loads() -> Any:
-    """``orjson.loads`` when orjson is installed (optional, 3x faster), else None."""
-    try:
-        import orjson
-    except ImportError:
-        return None
-    return orjson.loads
-
-
 def read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
     """Decode a JSON file (``.gz`` too); ``empty`` (if not None) stands for a blank file.
 
@@ -83,174 +71,9 @@ def read_json(path: PathLike, what: str, *, empty: Any = None) -> Any:
     data = read_bytes(p, what)
     if empty is not None and not data.strip():
         return empty
-    check_json_depth(data, p)
+    scan(data, p, member=None)  # nesting deeper than the limit is refused before parsing
     with _gc_paused():
-        fast = _fast_loads()
-        if fast is not None:
-            try:
-                return fast(data)
-            except ValueError:  # orjson refused it: the stdlib parser decides and explains
-                pass
-        # stdlib json also accepts NaN/Infinity literals (reported later by field) and gives the
-        # line and column of a syntax error
-        try:
-            return json.loads(data)
-        except UnicodeDecodeError as exc:
-            raise EvaluationInputError(
-                f"malformed JSON: not UTF-8 text ({exc.reason} at byte {exc.start})", path=p
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise EvaluationInputError(
-                f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=p
-            ) from None
-        except RecursionError:
-            raise EvaluationInputError(
-                "malformed JSON: nested too deeply (an ActivityNet file is 4 levels deep)",
-                path=p,
-            ) from None
-        except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid number"
-            raise EvaluationInputError(f"malformed JSON: {reason}", path=p) from None
-
-
-def _number(value: Any, path: Path, video: str, index: int | None, field: str) -> float:
-    """One numeric value; strings that parse as numbers are accepted, bools are not."""
-    if isinstance(value, bool) or value is None:
-        raise EvaluationInputError(
-            f"expected a number, got {json.dumps(value)}",
-            path=path,
-            video=video,
-            index=index,
-            field=field,
-        )
-    if isinstance(value, _NUMERIC):
-        out = float(value)
-    elif isinstance(value, str):
-        try:
-            out = float(value)
-        except ValueError:
-            raise EvaluationInputError(
-                f"expected a number, got {value!r}",
-                path=path,
-                video=video,
-                index=index,
-                field=field,
-            ) from None
-    else:
-        raise EvaluationInputError(
-            f"expected a number, got {type(value).__name__} {json.dumps(value)}",
-            path=path,
-            video=video,
-            index=index,
-            field=field,
-        )
-    if not math.isfinite(out):
-        raise EvaluationInputError(
-            f"value {value!r} is not finite (NaN or inf)",
-            path=path,
-            video=video,
-            index=index,
-            field=field,
-        )
-    return out
-
-
-def _segment(value: Any, path: Path, video: str, index: int) -> tuple[float, float]:
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise EvaluationInputError(
-            f"expected [start, end], got {json.dumps(value)}",
-            path=path,
-            video=video,
-            index=index,
-            field="segment",
-        )
-    start = _number(value[0], path, video, index, "segment")
-    end = _number(value[1], path, video, index, "segment")
-    if end < start:
-        raise EvaluationInputError(
-            f"segment [{start}, {end}] ends before it starts (end < start)",
-            path=path,
-            video=video,
-            index=index,
-            field="segment",
-        )
-    return start, end
-
-
-def _item(value: Any, path: Path, video: str, index: int, *, scored: bool) -> None:
-    """Check one annotation/prediction dict thoroughly (used to locate an error)."""
-    if not isinstance(value, dict):
-        raise EvaluationInputError(
-            f"expected an object, got {json.dumps(value)[:80]}", path=path, video=video, index=index
-        )
-    keys = ("label", "segment", "score") if scored else ("label", "segment")
-    for key in keys:
-        if key not in value:
-            raise EvaluationInputError("missing", path=path, video=video, index=index, field=key)
-    if not isinstance(value["label"], str):
-        raise EvaluationInputError(
-            f"expected a class name (string), got {json.dumps(value['label'])}",
-            path=path,
-            video=video,
-            index=index,
-            field="label",
-        )
-    _segment(value["segment"], path, video, index)
-    if scored:
-        _number(value["score"], path, video, index, "score")
-
-
-def _locate(
-    per_video: Sequence[tuple[str, Any]], path: Path, *, scored: bool, container: str
-) -> EvaluationInputError:
-    """Find and describe the first bad item (slow path, only after a bulk check failed)."""
-    for video, items in per_video:
-        if not isinstance(items, list):
-            return EvaluationInputError(
-                f"expected a list of {container}, got {type(items).__name__}",
-                path=path,
-                video=video,
-            )
-        for i, item in enumerate(items):
-            try:
-                _item(item, path, video, i, scored=scored)
-            except EvaluationInputError as exc:
-                return exc
-    return EvaluationInputError(f"invalid {container}", path=path)
-
-
-def _bulk_segments(segments: list[Any]) -> NDArray[np.float64] | None:
-    """``(N, 2)`` float64 from a list of ``[start, end]``; None if anything is off."""
-    if not segments:
-        return np.zeros((0, 2), dtype=np.float64)
-    try:
-        if set(map(len, segments)) != {2}:
-            return None
-        flat = list(chain.from_iterable(segments))
-    except TypeError:  # a segment that is not a list
-        return None
-    if not set(map(type, flat)) <= {float, int, str}:  # bool and None would convert silently
-        return None
-    try:
-        arr = np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(-1, 2)
-    except (TypeError, ValueError):
-        return None
-    if not np.isfinite(arr).all() or (arr[:, 1] < arr[:, 0]).any():
-        return None
-    return arr
-
-
-def _bulk_scores(scores: list[Any]) -> NDArray[np.float64] | None:
-    kinds = set(map(type, scores))
-    if not kinds <= {float, int, str}:
-        return None
-    try:
-        arr = np.array(scores, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    if arr.ndim != 1 or not np.isfinite(arr).all():
-        return None
-    return arr
+        return _jsonfields.decode(data, p)
 
 
 def choose_subset(subset_sizes: Mapping[str, int], annotated: Mapping[str, int]) -> str:
@@ -268,6 +91,39 @@ def choose_subset(subset_sizes: Mapping[str, int], annotated: Mapping[str, int])
     raise EvaluationInputError(f"cannot choose a subset: name one of {listing}", field="subset")
 
 
+def _database(path: PathLike) -> tuple[Path, str | None, dict[str, Any]]:
+    """The ``database`` object of a ground-truth file; a repeated video key is refused."""
+    p, builtin_subset = resolve_ground_truth(path)
+    data = read_bytes(p, "ground-truth")
+    outline = scan(data, p, member="database")
+    if not outline.top_is_object or "database" not in outline.members:
+        raise EvaluationInputError(
+            'missing "database": not an ActivityNet ground-truth file', path=p
+        )
+    with _gc_paused():
+        doc = _jsonfields.decode(data, p)
+    database = doc["database"]
+    if not isinstance(database, dict):
+        raise EvaluationInputError(
+            f'"database" must be an object, got {type(database).__name__}', path=p
+        )
+    if len(database) != outline.entry_key.shape[0] or "database" in outline.repeated:
+        seen: set[str] = set()
+        for a, b in outline.entry_key.tolist():
+            name = json.loads(data[a:b])
+            if name in seen:
+                line, col = line_col(data, a)
+                raise EvaluationInputError(
+                    f'appears twice in "database" (again at line {line} column {col}): JSON '
+                    "readers keep only the last entry; write each video once",
+                    path=p,
+                    video=name,
+                )
+            seen.add(name)
+        raise EvaluationInputError('"database" appears twice in the file', path=p)
+    return p, builtin_subset, database
+
+
 def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -> GroundTruth:
     """Read ActivityNet JSON ground truth.
 
@@ -283,22 +139,15 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
         instance in the subset).
 
     Raises:
-        EvaluationInputError: unreadable or malformed file, missing ``database``, a bad
-            annotation (named by video, index and field), or a subset with no videos.
+        EvaluationInputError: unreadable or malformed file, missing ``database``, a video key
+            that occurs twice, a ``subset`` that is not a string, a bad annotation (named by
+            video, index and field), or a subset with no videos.
     """
-    p, builtin_subset = resolve_ground_truth(path)
+    if subset is not None and not isinstance(subset, str):
+        raise TypeError(f"subset must be a string, 'auto' or None, got {type(subset).__name__}")
+    p, builtin_subset, database = _database(path)
     if subset == "auto" and builtin_subset is not None:
         subset = builtin_subset
-    doc = read_json(p, "ground-truth")
-    if not isinstance(doc, dict) or "database" not in doc:
-        raise EvaluationInputError(
-            'missing "database": not an ActivityNet ground-truth file', path=p
-        )
-    database = doc["database"]
-    if not isinstance(database, dict):
-        raise EvaluationInputError(
-            f'"database" must be an object, got {type(database).__name__}', path=p
-        )
     sizes: dict[str, int] = {}
     annotated: dict[str, int] = {}
     for video, entry in database.items():
@@ -306,7 +155,14 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
             raise EvaluationInputError(
                 f"expected an object, got {type(entry).__name__}", path=p, video=video
             )
-        name = str(entry.get("subset", ""))
+        name = entry.get("subset", "")
+        if not isinstance(name, str):
+            raise EvaluationInputError(
+                f"expected a subset name (string), got {json.dumps(name)[:80]}",
+                path=p,
+                video=video,
+                field="subset",
+            )
         sizes[name] = sizes.get(name, 0) + 1
         anns = entry.get("annotations", [])
         annotated[name] = annotated.get(name, 0) + (len(anns) if isinstance(anns, list) else 0)
@@ -328,7 +184,7 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
     ]
     video_ids = [video for video, _ in chosen]
     durations = {
-        video: _number(entry["duration"], p, video, None, "duration")
+        video: _jsonfields.number(entry["duration"], p, video, None, "duration")
         for video, entry in chosen
         if "duration" in entry
     }
@@ -340,10 +196,10 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
         labels = [a["label"] for a in anns]
         segs = [a["segment"] for a in anns]
     except (KeyError, TypeError):
-        raise _locate(per_video, p, scored=False, container="annotations") from None
-    seg_arr = _bulk_segments(segs)
+        raise _jsonfields.locate(per_video, p, scored=False, container="annotations") from None
+    seg_arr = _jsonfields.bulk_segments(segs)
     if seg_arr is None or (labels and set(map(type, labels)) != {str}):
-        raise _locate(per_video, p, scored=False, container="annotations")
+        raise _jsonfields.locate(per_video, p, scored=False, container="annotations")
     counts = np.fromiter((len(lst) for _, lst in per_video), dtype=np.int64, count=len(per_video))
     class_names = tuple(sorted(set(labels)))
     index = {c: i for i, c in enumerate(class_names)}
@@ -361,63 +217,20 @@ def load_activitynet_ground_truth(path: PathLike, subset: str | None = "auto") -
 def load_activitynet_results(path: PathLike) -> Predictions:
     """Read ActivityNet JSON results (``{"results": {video: [{label, score, segment}]}}``).
 
-    An empty ``results`` object, or an empty (whitespace-only) file, is valid: no predictions,
-    so every AP is 0.
+    Read in pieces (see :mod:`.results_io`): memory follows the arrays, not the decoded
+    document. An empty ``results`` object, or an empty (whitespace-only) file, is valid: no
+    predictions, so every AP is 0.
 
     Raises:
-        EvaluationInputError: unreadable or malformed file, missing ``results``, or a bad
-            prediction (non-numeric or non-finite score or segment, ``end < start``, a label
-            that is not a string, a missing field), named by video, index and field.
+        EvaluationInputError: unreadable or malformed file, missing ``results``, a video key
+            that occurs twice, or a bad prediction (non-numeric or non-finite score or
+            segment, ``end < start``, a label that is not a string, a missing field), named by
+            video, index and field.
     """
-    p = Path(path)
-    # The collector stays off until the decoded document is freed: every collection would
-    # otherwise traverse the ~3 container objects per prediction that json creates.
+    from .results_io import load_predictions
+
     with _gc_paused():
-        doc = read_json(p, "results", empty={"results": {}})
-        if not isinstance(doc, dict) or "results" not in doc:
-            raise EvaluationInputError('missing "results": not an ActivityNet results file', path=p)
-        results = doc["results"]
-        if not isinstance(results, dict):
-            raise EvaluationInputError(
-                f'"results" must be an object, got {type(results).__name__}', path=p
-            )
-        out = _results_arrays(results, p)
-        del doc, results
-    return out
-
-
-def _results_arrays(results: dict[str, Any], p: Path) -> Predictions:
-    video_ids = tuple(results)
-    lists = list(results.values())
-    if not all(type(x) is list for x in lists):
-        raise _locate(list(results.items()), p, scored=True, container="predictions")
-    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    try:
-        labels = [d["label"] for lst in lists for d in lst]
-        scores = [d["score"] for lst in lists for d in lst]
-        segs = [d["segment"] for lst in lists for d in lst]
-    except (KeyError, TypeError):
-        raise _locate(list(results.items()), p, scored=True, container="predictions") from None
-    seg_arr = _bulk_segments(segs)
-    score_arr = _bulk_scores(scores)
-    if seg_arr is None or score_arr is None or (labels and set(map(type, labels)) != {str}):
-        raise _locate(list(results.items()), p, scored=True, container="predictions")
-    names, codes = _vocabulary(labels)
-    return Predictions(
-        video_ids=video_ids,
-        label_names=names,
-        segments=seg_arr,
-        scores=score_arr,
-        labels=codes,
-        videos=np.repeat(np.arange(len(video_ids), dtype=np.int64), counts),
-    )
-
-
-def _vocabulary(values: list[str]) -> tuple[tuple[str, ...], NDArray[np.int64]]:
-    """Distinct values in first-seen order, and the index of each value (C-speed passes)."""
-    names = tuple(dict.fromkeys(values))
-    index = {name: i for i, name in enumerate(names)}
-    return names, np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+        return load_predictions(path, format="activitynet")
 
 
 def _write_json_atomic(path: PathLike, payload: Any) -> None:

@@ -34,7 +34,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._arrays import as_numpy, check_labels, check_scores, check_segments
-from ._matching import conflict_components, greedy_match, overlapping_pairs
+from ._checks import check_video_coverage
+from ._matching import (
+    ItemIndex,
+    extent,
+    iter_candidate_pairs,
+    match_in_order,
+    processing_order,
+    slices,
+)
 from .annotations import Predictions, Thumos14Annotations
 from .detection import ThresholdSpec, _unknown_label_error
 from .errors import EvaluationInputError
@@ -125,6 +133,106 @@ def average_precision_thumos14(
     )
 
 
+def _ranking(
+    scores: NDArray[np.float64],
+    p_lab: NDArray[np.int64],
+    p_vid: NDArray[np.int64],
+    video_rank: NDArray[np.int64],
+    num_classes: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The final ranking: class, descending confidence, video name order, then input order.
+
+    (The kit's confidence order within a video keeps equal confidences in input order.)
+    Returns ``(ranking (N,), class_start (C + 1,))``.
+    """
+    vr = video_rank[p_vid]
+    small = np.uint16 if vr.size == 0 or int(vr.max()) <= np.iinfo(np.uint16).max else np.int64
+    pre = np.argsort(vr.astype(small), kind="stable").astype(np.int64)
+    order, class_start = processing_order(p_lab[pre], scores[pre], num_classes)
+    return pre[order], class_start
+
+
+def _group_rank(group: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Rank of each element among the earlier elements of the same group (0 for the first)."""
+    order = np.argsort(group, kind="stable")
+    sg = group[order]
+    first = np.searchsorted(sg, sg, side="left")
+    out = np.empty(group.shape[0], dtype=np.int64)
+    out[order] = np.arange(group.shape[0], dtype=np.int64) - first
+    return out
+
+
+def _matches(
+    g_seg: NDArray[np.float64],
+    g_lab: NDArray[np.int64],
+    g_vid: NDArray[np.int64],
+    p_seg: NDArray[np.float64],
+    scores: NDArray[np.float64],
+    p_lab: NDArray[np.int64],
+    p_vid: NDArray[np.int64],
+    thr: NDArray[np.float64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """True positives ``(threshold index, detection)`` of the ground-truth-centric matching.
+
+    A ground truth with ``k`` earlier ground truths in its (class, video) can lose at most
+    ``k`` of its candidates to them (one each per threshold), so only its ``k + 1`` preferred
+    candidates can ever be its match. Candidates are formed from the detections' side in
+    bounded chunks and only those are kept: memory O(N + sum of k + 1), never N x G.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    n_gt, n_pred = g_lab.shape[0], scores.shape[0]
+    if not (n_gt and n_pred):
+        return empty, empty
+    n_vid = int(max(g_vid.max(), p_vid.max())) + 1
+    g_group = g_lab * n_vid + g_vid
+    limit = _group_rank(g_group) + 1
+    index = ItemIndex.build(g_group, g_seg, extent(p_seg, g_seg))
+    t_min = float(thr.min())
+    keep_gt, keep_det, keep_val = empty, empty, np.zeros(0, dtype=np.float64)
+    for s0, s1 in slices(n_pred):
+        d_seg = p_seg[s0:s1]
+        d_group = p_lab[s0:s1] * n_vid + p_vid[s0:s1]
+        for det, gt in iter_candidate_pairs(index, d_group, d_seg, fraction=max(t_min, 0.0)):
+            value = _overlap(g_seg[gt], d_seg[det])
+            ok = value > t_min
+            if not ok.any():
+                continue
+            gt_all = np.concatenate([keep_gt, gt[ok]])
+            det_all = np.concatenate([keep_det, det[ok] + s0])
+            val_all = np.concatenate([keep_val, value[ok]])
+            # preference of a ground truth: overlap, then the more confident detection
+            o = np.lexsort((det_all, -scores[det_all], -val_all, gt_all))
+            gt_all, det_all, val_all = gt_all[o], det_all[o], val_all[o]
+            rank = np.arange(gt_all.shape[0]) - np.searchsorted(gt_all, gt_all, side="left")
+            top = rank < limit[gt_all]
+            keep_gt, keep_det, keep_val = gt_all[top], det_all[top], val_all[top]
+    if not keep_gt.size:
+        return empty, empty
+    uniq, local = np.unique(keep_det, return_inverse=True)
+    taken = np.zeros((thr.shape[0], uniq.shape[0]), dtype=bool)
+    t_idx, _, det = match_in_order(
+        keep_gt, local.reshape(-1).astype(np.int64), keep_val, thr, taken, strict=True
+    )
+    return t_idx, uniq[det]
+
+
+def _ambiguous(
+    p_seg: NDArray[np.float64],
+    p_vid: NDArray[np.int64],
+    a_seg: NDArray[np.float64],
+    a_vid: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """``(N,)`` detections that intersect an ambiguous segment of their video."""
+    out = np.zeros(p_vid.shape[0], dtype=bool)
+    if a_seg.shape[0] and p_vid.shape[0]:
+        index = ItemIndex.build(a_vid, a_seg, extent(p_seg, a_seg))
+        for s0, s1 in slices(p_vid.shape[0]):
+            sl = slice(s0, s1)
+            for det, _ in iter_candidate_pairs(index, p_vid[sl], p_seg[sl]):
+                out[det + s0] = True
+    return out
+
+
 def ranked_matches_thumos14(
     g_seg: NDArray[np.float64],
     g_lab: NDArray[np.int64],
@@ -139,7 +247,7 @@ def ranked_matches_thumos14(
     thr: NDArray[np.float64],
     num_classes: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
-    """The protocol's ranked lists, for validated arrays.
+    """The protocol's ranked lists, for validated arrays (for curves: ``T x N`` rows).
 
     Returns:
         ``(group, pred, is_tp)``, one row per prediction kept in the ranking of a
@@ -147,44 +255,18 @@ def ranked_matches_thumos14(
         prediction's index, and whether it is a true positive. Rows are sorted by group, then
         rank. Predictions removed as ambiguous are absent.
     """
-    n_thr = thr.shape[0]
-    n_pred = scores.shape[0]
-    # confidence order of the predictions (stable): per video it is the official order
-    conf_order = np.argsort(-scores, kind="stable")
-    pred_rank = np.empty(n_pred, dtype=np.int64)
-    pred_rank[conf_order] = np.arange(n_pred, dtype=np.int64)
-    is_tp = np.zeros((n_thr, n_pred), dtype=bool)
-    if g_lab.shape[0] and n_pred:
-        n_vid = int(max(g_vid.max(), p_vid.max())) + 1
-        agent, item = overlapping_pairs(g_lab * n_vid + g_vid, g_seg, p_lab * n_vid + p_vid, p_seg)
-        value = _overlap(g_seg[agent], p_seg[item])
-        keep = value > thr.min()
-        agent, item, value = agent[keep], item[keep], value[keep]
-        if agent.size:
-            agents, component = conflict_components(
-                agent, item, g_lab * n_vid + g_vid, g_seg, p_seg
-            )
-            choice = greedy_match(
-                agent, item, value, agents, component, pred_rank, thr, strict=True
-            )
-            t_idx, col = np.nonzero(choice >= 0)
-            is_tp[t_idx, choice[t_idx, col]] = True
-    ambiguous = np.zeros(n_pred, dtype=bool)
-    if a_seg.shape[0] and n_pred:
-        hit, _ = overlapping_pairs(p_vid, p_seg, a_vid, a_seg)
-        ambiguous[hit] = True
-    t_idx, pred = np.nonzero(is_tp | ~ambiguous[None, :])
-    # per (threshold, class): descending confidence; ties by video name order, then the
-    # video's own confidence order (true and false positives interleaved)
-    order = np.lexsort(
-        (pred_rank[pred], video_rank[p_vid[pred]], -scores[pred], p_lab[pred], t_idx)
-    )
-    t_idx, pred = t_idx[order], pred[order]
-    return (
-        (t_idx * num_classes + p_lab[pred]).astype(np.int64),
-        pred.astype(np.int64),
-        is_tp[t_idx, pred],
-    )
+    ranking, _ = _ranking(scores, p_lab, p_vid, video_rank, num_classes)
+    tp_t, tp_pred = _matches(g_seg, g_lab, g_vid, p_seg, scores, p_lab, p_vid, thr)
+    ambiguous = _ambiguous(p_seg, p_vid, a_seg, a_vid)
+    groups, preds, flags = [], [], []
+    for t in range(thr.shape[0]):
+        is_tp = np.zeros(scores.shape[0], dtype=bool)
+        is_tp[tp_pred[tp_t == t]] = True
+        kept = ranking[(is_tp | ~ambiguous)[ranking]]
+        groups.append(t * num_classes + p_lab[kept])
+        preds.append(kept)
+        flags.append(is_tp[kept])
+    return np.concatenate(groups), np.concatenate(preds), np.concatenate(flags)
 
 
 def _average_precision(
@@ -201,17 +283,37 @@ def _average_precision(
     thr: NDArray[np.float64],
     num_classes: int,
 ) -> NDArray[np.float64]:
+    """``(C, T)`` AP from the true positives alone (memory O(N + G T), no T x N list).
+
+    The rank of a true positive in its (threshold, class) list is one plus the kept
+    detections above it: the non-ambiguous ones (threshold-independent, a cumulative count
+    along the ranking) and the ambiguous true positives of that threshold.
+    """
     n_thr = thr.shape[0]
     npos = np.bincount(g_lab, minlength=num_classes).astype(np.float64)
-    group, _, tp = ranked_matches_thumos14(
-        g_seg, g_lab, g_vid, p_seg, scores, p_lab, p_vid, a_seg, a_vid, video_rank, thr, num_classes
-    )
-    position = np.arange(group.shape[0]) - np.searchsorted(group, group, side="left") + 1
-    group_tp = group[tp]
-    n_tp = np.arange(group_tp.shape[0]) - np.searchsorted(group_tp, group_tp, side="left") + 1
-    precision = n_tp / position[tp]
-    summed = np.bincount(group_tp, weights=precision, minlength=n_thr * num_classes)
-    ap = summed.astype(np.float64).reshape(n_thr, num_classes) / np.maximum(npos, 1.0)[None, :]
+    ap = np.zeros((n_thr, num_classes), dtype=np.float64)
+    tp_t, tp_pred = _matches(g_seg, g_lab, g_vid, p_seg, scores, p_lab, p_vid, thr)
+    if tp_pred.size:
+        ranking, class_start = _ranking(scores, p_lab, p_vid, video_rank, num_classes)
+        ambiguous = _ambiguous(p_seg, p_vid, a_seg, a_vid)
+        clear_before = np.zeros(ranking.shape[0] + 1, dtype=np.int64)
+        np.cumsum(~ambiguous[ranking], out=clear_before[1:])
+        where = np.empty(ranking.shape[0], dtype=np.int64)
+        where[ranking] = np.arange(ranking.shape[0], dtype=np.int64)
+        r = where[tp_pred]
+        o = np.lexsort((r, tp_t))
+        t_idx, r, pred = tp_t[o], r[o], tp_pred[o]
+        cls = p_lab[pred]
+        group = t_idx * num_classes + cls
+        first = np.searchsorted(group, group, side="left")
+        n_tp = np.arange(group.shape[0]) - first + 1
+        amb = ambiguous[pred].astype(np.int64)
+        amb_cum = np.cumsum(amb) - amb
+        amb_before = amb_cum - amb_cum[first]
+        position = clear_before[r] - clear_before[class_start[cls]] + amb_before + 1
+        summed = np.bincount(group, weights=n_tp / position, minlength=n_thr * num_classes)
+        ap = summed.astype(np.float64).reshape(n_thr, num_classes)
+    ap = ap / np.maximum(npos, 1.0)[None, :]
     out = np.ascontiguousarray(ap.T)
     out[npos == 0] = np.nan
     return out
@@ -237,15 +339,42 @@ def evaluate_thumos14(
     tiou_thresholds: ThresholdSpec = THUMOS14_OFFICIAL_TIOU_THRESHOLDS,
     *,
     ignore_unknown_labels: bool = False,
+    strict: bool = False,
 ) -> DetectionResult:
     """Official THUMOS'14 detection mAP of ``predictions`` (see the module docstring).
 
     Prediction labels may be UCF101 class ids (the text format) or class names (ActivityNet
     JSON). A label that is neither raises :class:`EvaluationInputError` unless
     ``ignore_unknown_labels`` (the official kit warns and skips); skipped predictions are
-    counted in ``num_skipped``.
+    counted in ``num_skipped``. When no prediction is on an annotated video, an
+    :class:`~wtal_blocks.evaluation.UnmatchedVideosWarning` names the first ones (an error
+    with ``strict``). Memory is bounded by the input (no ``T x N`` ranking is built).
+
+    Raises:
+        TypeError: ``annotations`` or ``predictions`` of the wrong type.
+        EvaluationInputError: bad thresholds, an unknown label, or (with ``strict``) no
+            prediction on an annotated video.
     """
+    if not isinstance(annotations, Thumos14Annotations):
+        raise TypeError(
+            "annotations must be Thumos14Annotations (load_thumos14_annotations), got "
+            f"{type(annotations).__name__}"
+        )
+    if not isinstance(predictions, Predictions):
+        raise TypeError(
+            "predictions must be Predictions (load_thumos14_results, load_predictions), got "
+            f"{type(predictions).__name__}"
+        )
     thr = parse_tiou_thresholds(tiou_thresholds)
+    used = np.zeros(len(predictions.video_ids), dtype=bool)
+    used[predictions.videos] = True
+    annotated = set(annotations.video_ids[v] for v in np.unique(annotations.videos).tolist())
+    check_video_coverage(
+        [v for v, u in zip(predictions.video_ids, used.tolist(), strict=True) if u],
+        annotated,
+        subset=annotations.subset,
+        strict=strict,
+    )
     seg, scores, p_lab, p_vid, rank, num_skipped = prepare_predictions_thumos14(
         annotations, predictions, ignore_unknown_labels
     )

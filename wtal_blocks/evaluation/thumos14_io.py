@@ -3,7 +3,8 @@
 * ``detclasslist.txt``: ``ucf101_id name`` per line;
 * per-class annotations ``CLASS_<subset>.txt`` and ``Ambiguous_<subset>.txt``:
   ``video start end`` per line, in seconds;
-* detection results: ``video start end ucf101_class_id score`` per line.
+* detection results: ``video start end ucf101_class_id score`` per line (read by
+  :mod:`.results_io`, vectorised).
 
 Every problem raises :class:`EvaluationInputError` naming the file, the line and the field.
 """
@@ -182,47 +183,13 @@ def load_thumos14_annotations(directory: PathLike, subset: str = "test") -> Thum
 def load_thumos14_results(path: PathLike) -> Predictions:
     """Read official THUMOS'14 detection results: ``video start end ucf101_class_id score``.
 
-    ``label_names`` hold the class ids as text (``"7"``); ``.mpeg`` suffixes of video names are
-    dropped as the official kit does. An empty file gives zero predictions.
+    ``label_names`` hold the class ids as text (``"7"``; ``"07"`` reads ``"7"``); ``.mpeg``
+    suffixes of video names are dropped as the official kit does. An empty file gives zero
+    predictions. Parsed without a Python step per line (see :mod:`.results_io`).
+
+    Raises:
+        EvaluationInputError: naming the file, the line, the video and the field.
     """
-    p = Path(path)
-    video_index: dict[str, int] = {}
-    vocab: dict[str, int] = {}
-    vids, codes, segs, scores = [], [], [], []
-    for n, parts in _text_lines(p, "results file"):
-        if len(parts) != 5:
-            raise EvaluationInputError(
-                f"line {n}: expected 'video start end class_id score', got {' '.join(parts)!r}",
-                path=p,
-            )
-        video = _strip_video(parts[0])
-        start = _text_number(parts[1], p, video, n, "start")
-        end = _text_number(parts[2], p, video, n, "end")
-        if end < start:
-            raise EvaluationInputError(
-                f"line {n}: segment [{start}, {end}] ends before it starts",
-                path=p,
-                video=video,
-                field="segment",
-            )
-        try:
-            class_id = str(int(parts[3]))
-        except ValueError:
-            raise EvaluationInputError(
-                f"line {n}: class id {parts[3]!r} is not an integer",
-                path=p,
-                video=video,
-                field="class_id",
-            ) from None
-        scores.append(_text_number(parts[4], p, video, n, "score"))
-        segs.append((start, end))
-        vids.append(video_index.setdefault(video, len(video_index)))
-        codes.append(vocab.setdefault(class_id, len(vocab)))
-    return Predictions(
-        video_ids=tuple(video_index),
-        label_names=tuple(vocab),
-        segments=np.array(segs, dtype=np.float64).reshape(-1, 2),
-        scores=np.array(scores, dtype=np.float64),
-        labels=np.array(codes, dtype=np.int64),
-        videos=np.array(vids, dtype=np.int64),
-    )
+    from .results_io import load_predictions
+
+    return load_predictions(path, format="text", class_ids=True, strip_suffix=".mpeg")

@@ -74,7 +74,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._matching import conflict_components, greedy_match, overlapping_pairs
+from ._matching import match_in_order, overlapping_pairs, prefer_order
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
 from .result import DetectionResult
@@ -386,9 +386,9 @@ def _true_positives(
     """W-TALC's first-fit matching for every threshold: ``(T, N)`` bool.
 
     Proposals (rows, already in rank order) take, in turn, the first free ground truth of
-    their group in ground-truth index order with ``IoU >= t``. A first-fit choice is the
-    largest-value choice of :func:`greedy_match` when every admissible pair has value 1 and
-    index order breaks the ties, so each threshold is one call with binary values.
+    their group in ground-truth index order with ``IoU >= t``: the serial matching of
+    :func:`~._matching.match_in_order` when every admissible pair has the same value and index
+    order is the preference, so each threshold is one call on its admissible pairs.
     """
     n = p_group.shape[0]
     tp = np.zeros((thr.shape[0], n), dtype=bool)
@@ -396,18 +396,16 @@ def _true_positives(
         return tp
     agent, item = overlapping_pairs(p_group, p_seg, g_group, g_seg)
     iou = _integer_iou(p_seg[agent], g_seg[item])
-    tiebreak = np.arange(g_group.shape[0], dtype=_I64)  # list order: the first fit
     one = np.ones(1, dtype=np.float64)
     for t, threshold in enumerate(thr.tolist()):
         admissible = iou >= threshold
         a, i = agent[admissible], item[admissible]
         if a.size == 0:
             continue
-        agents, component = conflict_components(a, i, p_group, p_seg, g_seg)
-        choice = greedy_match(
-            a, i, np.ones(a.shape[0]), agents, component, tiebreak, one, strict=False
-        )
-        tp[t, agents[choice[0] >= 0]] = True
+        a, i, v = prefer_order(a, i, np.ones(a.shape[0]), i)  # first fit: list order
+        taken = np.zeros((1, g_group.shape[0]), dtype=bool)
+        _, matched, _ = match_in_order(a, i, v, one, taken, strict=False)
+        tp[t, matched] = True
     return tp
 
 
