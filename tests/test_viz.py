@@ -471,7 +471,8 @@ def test_wtal_eval_plots_without_matplotlib(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert out.returncode == 2 and "pip install 'wtal_blocks[viz]'" in out.stderr
-    assert "mAP" in out.stdout  # the evaluation itself was printed
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert out.stdout == ""  # refused before the evaluation, which would have been wasted
 
 
 # ---------------------------------------------------------------------------------------

@@ -221,6 +221,12 @@ def _check_options(args: argparse.Namespace) -> None:
             raise _Refused("--format does not apply to --protocol wtalc (SCORES.npz)")
     if args.plots:
         _check_plots_dir(args.plots, (args.ground_truth, args.predictions))
+        try:  # fail before the evaluation, not after it, when the optional extra is missing
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise _Refused(
+                "--plots needs matplotlib, an optional dependency: pip install 'wtal_blocks[viz]'"
+            ) from None
 
 
 def _check_plots_dir(directory: str, inputs: Sequence[str]) -> None:
