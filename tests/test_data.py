@@ -234,3 +234,54 @@ def test_streams_are_sampled_before_joining(tmp_path: Path) -> None:
             expected = np.ascontiguousarray(full[idx], dtype=np.float32)
             assert np.array_equal(ds[i].features.numpy(), expected)
             assert ds[i].features.shape == (min(t, int(ds.lengths[i])), 16)
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "stretch", "random"])
+def test_batch_reader_equals_pad_collate(tmp_path: Path, sampling: str) -> None:
+    from wtal_blocks.data.base import BatchReader
+
+    lengths = {"train_a": 40, "test_a": 9, "test_b": 31, "test_c": 4, "test_d": 17}
+    root = _write_thumos(tmp_path, lengths)
+    ds = ThumosFeatures(root, "test", num_segments=12, sampling=sampling, seed=5)  # type: ignore[arg-type]
+    read = BatchReader(ds)
+    # a large batch, then smaller ones reusing the buffer: stale rows must never show through
+    for indices in ([0, 1, 2, 3], [2, 0], [3], [1, 3, 0]):
+        for epoch in (0, 3):
+            got = read(indices, epoch)
+            want = pad_collate([ds.get(i, epoch) for i in indices])
+            assert torch.equal(got.features, want.features)
+            assert torch.equal(got.mask, want.mask) and torch.equal(got.labels, want.labels)
+            assert got.video_ids == want.video_ids
+            assert torch.equal(got.lengths, want.lengths)
+            assert torch.equal(got.durations, want.durations)
+            assert torch.equal(got.indices, want.indices)
+    with pytest.raises(ValueError, match="empty batch"):
+        read([])
+
+
+def test_batch_reader_names_non_finite_features(tmp_path: Path) -> None:
+    from wtal_blocks.data.base import BatchReader
+
+    root = _write_thumos(tmp_path, {"train_a": 10, "test_a": 9, "test_b": 12})
+    flow = np.load(root / "features/test/flow/test_b.npy")
+    flow[7, 3] = np.inf
+    np.save(root / "features/test/flow/test_b.npy", flow)
+    ds = ThumosFeatures(root, "test", num_segments=750)
+    with pytest.raises(DataError, match=r"flow/test_b\.npy: the features of video 'test_b' "
+                       r"contain NaN or inf \(segment 7, channel 11\)"):  # fmt: skip
+        BatchReader(ds)([0, 1])
+
+
+def test_huge_finite_features_are_accepted_silently(tmp_path: Path) -> None:
+    """Values whose sum overflows float32 are finite: no error and no overflow warning."""
+    import warnings
+
+    from wtal_blocks.data.base import BatchReader
+
+    root = _write_thumos(tmp_path, {"train_a": 10, "test_a": 9})
+    np.save(root / "features/test/rgb/test_a.npy", np.full((9, 8), 3e38, np.float32))
+    ds = ThumosFeatures(root, "test", num_segments=750)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(ds[0].features.max()) == pytest.approx(3e38)
+        assert float(BatchReader(ds)([0]).features.max()) == pytest.approx(3e38)

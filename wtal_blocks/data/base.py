@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from .sampling import random_perturb, uniform_sampling
 
 __all__ = [
+    "BatchReader",
     "DataError",
     "FeatureDataset",
     "FileFeatureDataset",
@@ -227,12 +228,19 @@ class FeatureDataset(Dataset[VideoSample]):
         """The full ``(L, F)`` features of video ``index`` (may be memory-mapped)."""
         raise NotImplementedError
 
-    def load_sampled(self, index: int, segments: np.ndarray) -> np.ndarray:
+    def load_sampled(
+        self, index: int, segments: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Rows ``segments`` of video ``index``'s features, ``(len(segments), F)``.
 
+        With ``out`` (float32, that shape) the rows are written there and ``out`` is returned.
         The default indexes :meth:`load_features`; file-backed datasets read only these rows.
         """
-        return np.asarray(self.load_features(index)[segments])
+        rows = np.asarray(self.load_features(index)[segments])
+        if out is None:
+            return rows
+        out[...] = rows
+        return out
 
     def source(self, index: int) -> str:
         """Where video ``index``'s features come from, for error messages."""
@@ -270,15 +278,7 @@ class FeatureDataset(Dataset[VideoSample]):
 
     def get(self, index: int, epoch: int) -> VideoSample:
         """Video ``index`` sampled as in ``epoch`` (random sampling depends on it)."""
-        idx = self.sample_indices(index, epoch)
-        sampled = np.ascontiguousarray(self.load_sampled(index, idx), dtype=np.float32)
-        finite = np.isfinite(sampled)
-        if not finite.all():
-            row, col = np.argwhere(~finite)[0]
-            raise DataError(
-                f"{self.source(index)}: the features of video {self.video_ids[index]!r} contain "
-                f"NaN or inf (segment {int(idx[row])}, channel {int(col)})"
-            )
+        sampled = self.read_sampled(index, epoch)
         return VideoSample(
             features=torch.from_numpy(sampled),
             label=torch.from_numpy(self.labels[index].astype(np.float32)),
@@ -286,6 +286,85 @@ class FeatureDataset(Dataset[VideoSample]):
             length=int(self.lengths[index]),
             duration=float(self.durations[index]),
             index=index,
+        )
+
+    def read_sampled(
+        self, index: int, epoch: int | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Video ``index``'s sampled features as float32 ``(T_v, F)``, checked to be finite.
+
+        ``out`` (optional): a float32 ``(T_v, F)`` array to write them into (see
+        :class:`BatchReader`); ``T_v`` is ``len(sample_indices(index, epoch))``.
+
+        Raises:
+            DataError: a NaN or inf value, naming the file, the video, the segment and channel.
+        """
+        idx = self.sample_indices(index, epoch)
+        if out is None:
+            sampled = np.ascontiguousarray(self.load_sampled(index, idx), dtype=np.float32)
+        else:
+            sampled = self.load_sampled(index, idx, out=out)
+        # a finite sum proves every value finite (NaN and inf propagate); only a sum that is not
+        # finite, or that overflowed, takes the element-wise look
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = sampled.sum()
+        if not np.isfinite(total) and not np.isfinite(sampled).all():
+            row, col = np.argwhere(~np.isfinite(sampled))[0]
+            raise DataError(
+                f"{self.source(index)}: the features of video {self.video_ids[index]!r} contain "
+                f"NaN or inf (segment {int(idx[row])}, channel {int(col)})"
+            )
+        return sampled
+
+
+class BatchReader:
+    """Padded batches of a dataset's videos, read into one reused buffer.
+
+    :func:`pad_collate` allocates a new ``(B, T_max, F)`` tensor per batch, and a fresh
+    allocation of tens of megabytes is page-faulted in (zeroed by the kernel) every time; at
+    test time that costs more than reading the features. The reader writes each video's
+    sampled rows straight into a buffer that grows to the largest batch and is reused, so a
+    batch costs the copy of its rows and the zeroing of its padding.
+
+    The features of a returned batch are valid until the next call (copy them, or move them to
+    another device, to keep them).
+
+    Args:
+        dataset: any :class:`FeatureDataset`.
+    """
+
+    def __init__(self, dataset: FeatureDataset) -> None:
+        self.dataset = dataset
+        self._buffer = torch.empty(0)
+        self._feature_dim: int | None = None
+
+    def __call__(self, indices: Sequence[int], epoch: int | None = None) -> PaddedBatch:
+        """The videos ``indices`` (sampled as in ``epoch``) as a :class:`PaddedBatch`."""
+        ds = self.dataset
+        if not indices:
+            raise ValueError("BatchReader got an empty batch")
+        counts = [len(ds.sample_indices(i, epoch)) for i in indices]
+        if self._feature_dim is None:
+            self._feature_dim = ds.feature_dim
+        t_max, f_dim = max(counts), self._feature_dim
+        size = len(indices) * t_max * f_dim
+        if self._buffer.numel() < size:
+            self._buffer = torch.empty(size, dtype=torch.float32)
+        feats = self._buffer[:size].view(len(indices), t_max, f_dim)
+        view = feats.numpy()
+        mask = torch.zeros(len(indices), t_max, dtype=torch.bool)
+        for n, (i, count) in enumerate(zip(indices, counts, strict=True)):  # one copy per video
+            ds.read_sampled(i, epoch, out=view[n, :count])
+            view[n, count:] = 0.0
+            mask[n, :count] = True
+        return PaddedBatch(
+            features=feats,
+            mask=mask,
+            labels=torch.from_numpy(ds.labels[list(indices)].astype(np.float32)),
+            video_ids=[ds.video_ids[i] for i in indices],
+            lengths=torch.tensor([int(ds.lengths[i]) for i in indices], dtype=torch.long),
+            durations=torch.tensor([float(ds.durations[i]) for i in indices], dtype=torch.float64),
+            indices=torch.tensor(list(indices), dtype=torch.long),
         )
 
 
@@ -332,12 +411,18 @@ class FileFeatureDataset(FeatureDataset):
         arrays = [load_npy(p) for p in self._paths[index]]
         return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=1)
 
-    def load_sampled(self, index: int, segments: np.ndarray) -> np.ndarray:
+    def load_sampled(
+        self, index: int, segments: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         # sample each (memory-mapped) stream before joining them: only the sampled rows are read
         arrays = [load_npy(p) for p in self._paths[index]]
-        if len(arrays) == 1:
+        if len(arrays) == 1 and out is None:
             return np.asarray(arrays[0][segments])
-        out = np.empty((len(segments), sum(a.shape[1] for a in arrays)), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(segments), sum(a.shape[1] for a in arrays)), dtype=np.float32)
+        if len(arrays) == 1 and arrays[0].dtype == out.dtype:
+            # the indices are in range by construction; "clip" writes straight into ``out``
+            return np.take(arrays[0], segments, axis=0, out=out, mode="clip")
         start = 0
         for a in arrays:  # one copy per stream (two: RGB and flow)
             out[:, start : start + a.shape[1]] = a[segments]

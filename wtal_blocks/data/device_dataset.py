@@ -273,5 +273,14 @@ class CachedSamples(FeatureDataset):
             sample = self._samples[index] = self.dataset.get(index, epoch)
         return sample
 
+    def read_sampled(
+        self, index: int, epoch: int | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        feats = self.get(index, self.epoch if epoch is None else epoch).features.numpy()
+        if out is None:
+            return feats
+        out[...] = feats
+        return out
+
     def __repr__(self) -> str:
         return f"CachedSamples({self.dataset!r}, cached={len(self._samples)})"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .._validation import set_validation
-from ..data.base import FeatureDataset, pad_collate
+from ..data.base import BatchReader, FeatureDataset
 from ..evaluation import DetectionMAP, video_label_accuracy
 from .build import build_dataset, resolve_device
 from .clock import StageClock
@@ -132,9 +132,10 @@ def predict(
     order.sort(key=lambda i: int(dataset.lengths[i]))
     detections: Detections = {}
     probs, labels = [], []
+    read = BatchReader(dataset)  # one buffer for every batch; each is used before the next read
     for i in range(0, len(order), batch_size):
         with clock.stage("read"):
-            batch = pad_collate([dataset[j] for j in order[i : i + batch_size]])
+            batch = read(order[i : i + batch_size])
             clock.count("videos", len(batch.video_ids))
             clock.count("segments", int(batch.mask.sum()))  # on the host: no device sync
             clock.count("padded_segments", batch.mask.numel())
