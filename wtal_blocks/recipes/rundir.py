@@ -25,6 +25,7 @@ __all__ = [
     "RunRefused",
     "TrainLogger",
     "atomic_save",
+    "atomic_write_bytes",
     "atomic_write_text",
     "load_checkpoint",
     "prepare_output",
@@ -61,6 +62,11 @@ def _atomic(path: Path, write: Callable[[Any], object]) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and a rename."""
     _atomic(Path(path), lambda h: h.write(text.encode()))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename."""
+    _atomic(Path(path), lambda h: h.write(data))
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:

@@ -50,7 +50,7 @@ from .distributed import (
     broadcast_parameters,
     dist_context,
 )
-from .evaluate import EvalReport, evaluate_model
+from .evaluate import EvalReport, dump_json, evaluate_model
 from .fast_step import (
     DeviceDataMode,
     FastStep,
@@ -65,6 +65,7 @@ from .rundir import (
     Log,
     TrainLogger,
     atomic_save,
+    atomic_write_bytes,
     atomic_write_text,
     load_checkpoint,
     prepare_output,
@@ -395,7 +396,7 @@ class _Training:
             atomic_save(state, self.out / "model_final.pkl")
             if best.step == final.step:
                 atomic_save(state, self.out / "model_best.pkl")
-            atomic_write_text(self.out / "results_final.json", json.dumps(results))
+            atomic_write_bytes(self.out / "results_final.json", dump_json(results))
             metrics = final.to_dict() | {
                 "model": "final",
                 "method": self.method.name,
