@@ -610,3 +610,42 @@ def test_multi_seed_resume_starts_seeds_that_had_not_started(
     )
     summary = run_seeds(cfg, [0, 1], resume=True, log=lambda _: None, progress=False)
     assert [r.step for r in summary.runs] == [2, 2]
+
+
+def test_prefetching_reads_change_nothing(data_root: Path, tmp_path: Path) -> None:
+    """Reading the next batch in a thread (two buffers taking turns) gives the same detections,
+    and an error in a prefetched batch reaches the caller as itself."""
+    import numpy as np
+
+    from wtal_blocks import UncertaintyModelingNet
+    from wtal_blocks.data import DataError, ThumosFeatures
+    from wtal_blocks.recipes.evaluate import predict
+    from wtal_blocks.recipes.methods import method_of
+
+    cfg = _config(data_root, tmp_path / "unused")
+    torch.manual_seed(0)
+    model = UncertaintyModelingNet(8, 20, embed_dim=16)
+    test = ThumosFeatures(data_root, "test", modal="rgb", num_segments=750)
+    post = method_of(cfg).build_post_processor(cfg)
+    cpu = torch.device("cpu")
+    runs = [
+        predict(model, test, post, cpu, batch_size=b, prefetch=p)
+        for b in (1, 3)
+        for p in (False, True)
+    ]
+    for plain, prefetched in (runs[0:2], runs[2:4]):
+        assert plain[0].keys() == prefetched[0].keys()
+        for vid in plain[0]:
+            for a, b in zip(plain[0][vid], prefetched[0][vid], strict=True):
+                assert np.array_equal(a, b)
+        assert np.array_equal(plain[1], prefetched[1]) and np.array_equal(plain[2], prefetched[2])
+    bad = data_root / "features/test/rgb/test_3.npy"
+    saved = bad.read_bytes()
+    try:
+        feats = np.load(bad)
+        feats[2, 1] = np.nan
+        np.save(bad, feats)
+        with pytest.raises(DataError, match=r"test_3\.npy: the features of video 'test_3'"):
+            predict(model, test, post, cpu, batch_size=1, prefetch=True)
+    finally:
+        bad.write_bytes(saved)
