@@ -241,7 +241,7 @@ def evaluate_model(
         dataset,
         post,
         device,
-        batch_size=config.eval_batch_size,
+        batch_size=config.eval_batch_for(device.type),
         indices=shard,
         clock=clock,
     )
