@@ -139,7 +139,7 @@ def build_parser(
 
     demo = add(
         "demo",
-        "train and evaluate on the built-in synthetic dataset (a minute or two on 2 CPU cores)",
+        "train and evaluate on the built-in synthetic dataset (about a minute on 2 CPU cores)",
     )
     demo.add_argument("--output-dir", default=None, help="default: runs/demo (runs/demo_METHOD)")
     demo.add_argument("--seed", type=int, default=0)
