@@ -649,3 +649,21 @@ def test_prefetching_reads_change_nothing(data_root: Path, tmp_path: Path) -> No
             predict(model, test, post, cpu, batch_size=1, prefetch=True)
     finally:
         bad.write_bytes(saved)
+
+
+def test_freed_memory_is_reused_and_sets_the_cpu_batch() -> None:
+    import sys
+
+    from wtal_blocks.recipes import memory
+
+    cfg = UMConfig()
+    assert cfg.eval_batch_for("cuda") == 16
+    assert UMConfig(eval_batch_size=5).eval_batch_for("cpu") == 5
+    applied = memory.reuse_freed_memory()
+    assert applied == memory.reusing_freed_memory()
+    if sys.platform.startswith("linux") and "glibc" in " ".join(__import__("platform").libc_ver()):
+        assert applied  # glibc has mallopt
+    assert cfg.eval_batch_for("cpu") == (16 if applied else 4)
+    assert memory.reuse_freed_memory() == applied  # idempotent
+    with pytest.raises(ValueError, match="eval_batch_size must be >= 1"):
+        UMConfig(eval_batch_size=0)

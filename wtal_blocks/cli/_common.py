@@ -32,11 +32,13 @@ def one_line(exc: BaseException) -> str:
 
 def run_command(prog: str, body: Callable[[], int]) -> int:
     """Run ``body``; a bad input prints ``PROG: error: MESSAGE`` on one line and returns 2."""
+    from ..recipes.memory import reuse_freed_memory
 
     # the objects made by the imports (torch's alone are ~170k) live as long as the process:
     # frozen for the run, they are not scanned by each of its full garbage collections
     # (unfrozen after it, so that the interpreter's shutdown releases them as usual)
     gc.freeze()
+    reuse_freed_memory()  # batches of large CPU tensors are not page-faulted in every time
     try:
         return _run_body(prog, body)
     finally:

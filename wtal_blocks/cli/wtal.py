@@ -123,7 +123,7 @@ def build_parser(
         dest="eval_batch_size",
         type=int,
         default=None,
-        help="videos per forward batch (default: 16 on an accelerator, 4 on the CPU)",
+        help="videos per forward batch (default: 16)",
     )
     ev.add_argument(
         "--plots", default=None, help="also write plots of the best and worst videos to this folder"

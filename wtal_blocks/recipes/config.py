@@ -59,8 +59,8 @@ class RecipeConfig:
         "class_threshold": "video probability threshold of the classes to localise",
         "seed": "random seed",
         "eval_every": "evaluate the test set every K iterations (0: only the final model)",
-        "eval_batch_size": "videos per evaluation batch (default: 16 on an accelerator, 4 on the "
-        "CPU, where larger batches spend their time page-faulting fresh activations in)",
+        "eval_batch_size": "videos per evaluation batch (default: 16; 4 on the CPU of a Python "
+        "process that has not called recipes.memory.reuse_freed_memory())",
         "tiou": "tIoU thresholds LO:HI:STEP (default 0.1:0.7:0.1 THUMOS'14, 0.5:0.95:0.05 ActivityNet)",
         "num_workers": "data-loader worker processes",
         "device": "auto, cpu, cuda, cuda:1 ...",
@@ -101,14 +101,18 @@ class RecipeConfig:
     def eval_batch_for(self, device_type: str) -> int:
         """Videos per evaluation batch on a device of this type (``"cpu"``, ``"cuda"`` ...).
 
-        ``eval_batch_size`` when set; else 16 on an accelerator and 4 on the CPU: there a
-        batch of 16 THUMOS'14 videos makes activations of ~100 MB, which the allocator maps
-        afresh and the kernel zeroes page by page for every batch (measured on 2 cores,
-        UM, 210 videos: 10.5-11.3 s at 16, 8.6-9.5 s at 4).
+        ``eval_batch_size`` when set; else 16, except on the CPU of a process whose allocator
+        returns freed memory to the system (see :mod:`~wtal_blocks.recipes.memory`; the command
+        line tools keep it): there a 16-video batch's ~100 MB of activations are mapped and
+        zeroed afresh every time, and 4 videos per batch are faster (measured on 2 cores, UM,
+        210 videos: 9.8-10.6 s at 16, 8.8-8.9 s at 4, and 8.1-8.7 s at 16 with freed memory
+        kept).
         """
         if self.eval_batch_size is not None:
             return self.eval_batch_size
-        return 4 if device_type == "cpu" else 16
+        from .memory import reusing_freed_memory
+
+        return 4 if device_type == "cpu" and not reusing_freed_memory() else 16
 
     def __post_init__(self) -> None:
         self._check_numbers()
