@@ -181,11 +181,13 @@ def main(
 
 
 def _run(args: argparse.Namespace, method: str, prog: str) -> int:
-    from ..recipes import get_method, train
-    from ..recipes.seeds import run_ablation, run_seeds
+    from ..recipes import get_method
 
     config_type = get_method(method).config_type
     if args.command == "train":
+        from ..recipes import train
+        from ..recipes.seeds import run_seeds
+
         config = _config_from(args, config_type)
         if args.seeds:
             run_seeds(config, args.seeds, resume=args.resume, overwrite=args.overwrite)
@@ -201,6 +203,8 @@ def _run(args: argparse.Namespace, method: str, prog: str) -> int:
         run_demo(out, method=method, seed=args.seed, iterations=args.iterations, device=args.device)
         return 0
     if args.command == "ablation":
+        from ..recipes.seeds import run_ablation
+
         run_ablation(_config_from(args, config_type), args.seeds, overwrite=args.overwrite)
         return 0
     raise AssertionError(args.command)

@@ -35,7 +35,9 @@ __all__ = [
     "fast_loads",
     "flat_arrays",
     "gc_paused",
+    "line_col",
     "locate",
+    "malformed",
     "number",
     "results_arrays",
     "vocabulary",
@@ -56,6 +58,19 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def line_col(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a byte offset."""
+    line = data.count(b"\n", 0, offset) + 1
+    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def malformed(data: bytes, offset: int, reason: str, path: Path) -> EvaluationInputError:
+    """``malformed JSON at line L column C: reason`` for a byte offset of ``data``."""
+    line, col = line_col(data, max(0, min(offset, len(data))))
+    return EvaluationInputError(f"malformed JSON at line {line} column {col}: {reason}", path=path)
 
 
 def fast_loads() -> Callable[[bytes], Any] | None:
@@ -89,8 +104,6 @@ def decode(text: bytes, path: Path, *, offset: int = 0, source: bytes | None = N
             path=path,
         ) from None
     except json.JSONDecodeError as exc:
-        from ._jsonscan import malformed
-
         if source is None:
             raise EvaluationInputError(
                 f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=path
@@ -124,8 +137,6 @@ def _number_error(
         return EvaluationInputError(
             f"malformed JSON at line {line} column {col}: {reason}", path=path
         )
-    from ._jsonscan import malformed
-
     return malformed(source, offset + long.start() - 1, reason, path)
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import EvaluationInputError
+from ._jsonfields import decode, malformed
 
-__all__ = ["MAX_DEPTH", "Outline", "decode_key", "first_non_space", "line_col", "malformed", "scan"]
+__all__ = ["MAX_DEPTH", "Outline", "decode_key", "first_non_space", "scan"]
 
 MAX_DEPTH = 64
 """Deepest nesting accepted (an ActivityNet file is 5 levels deep; extra fields may add some)."""
@@ -69,19 +69,6 @@ class Outline:
     top_is_object: bool
     open: int
     close: int
-
-
-def line_col(data: bytes, offset: int) -> tuple[int, int]:
-    """1-based line and column of a byte offset."""
-    line = data.count(b"\n", 0, offset) + 1
-    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    return line, col
-
-
-def malformed(data: bytes, offset: int, reason: str, path: Path) -> EvaluationInputError:
-    """``malformed JSON at line L column C: reason`` for a byte offset of ``data``."""
-    line, col = line_col(data, max(0, min(offset, len(data))))
-    return EvaluationInputError(f"malformed JSON at line {line} column {col}: {reason}", path=path)
 
 
 def _escaped(data: bytes, buf: NDArray[np.uint8], quotes: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -205,8 +192,6 @@ def _key_span(data: bytes, colon: int, path: Path) -> tuple[int, int]:
 def _explain(data: bytes, path: Path) -> None:
     """Let the JSON parser describe a malformed document, when it is small enough to decode."""
     if len(data) <= _EXPLAIN_LIMIT:
-        from ._jsonfields import decode
-
         decode(data, path)
 
 

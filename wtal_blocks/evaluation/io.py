@@ -33,7 +33,8 @@ import numpy as np
 
 from . import _jsonfields
 from ._files import read_bytes, resolve_ground_truth
-from ._jsonscan import line_col, scan
+from ._jsonfields import line_col
+from ._jsonscan import scan
 from .annotations import GroundTruth, Predictions
 from .errors import EvaluationInputError
 

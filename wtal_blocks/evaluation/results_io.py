@@ -36,7 +36,8 @@ import numpy as np
 
 from . import _jsonfields, _textlines
 from ._files import expansion_cap, read_bytes
-from ._jsonscan import decode_key, first_non_space, line_col, scan
+from ._jsonfields import line_col
+from ._jsonscan import decode_key, first_non_space, scan
 from .annotations import Predictions
 from .errors import EvaluationInputError
 

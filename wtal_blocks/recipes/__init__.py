@@ -10,13 +10,54 @@ registered method (UM, BaS-Net, CoLA), written once against :class:`~.methods.Me
   demo, and what the plots show.
 """
 
-from .config import RecipeConfig, config_from_dict
-from .evaluate import EvalReport, evaluate_checkpoint, evaluate_model
-from .methods import Method, available_methods, get_method, method_of, register_method
-from .methods.basnet import BaSNetConfig
-from .methods.cola import CoLAConfig
-from .methods.um import UMConfig
-from .train import TrainResult, train
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# imported on first use: ``wtal evaluate --method um`` never loads the training loop or the
+# other methods
+_EXPORTS = {
+    "RecipeConfig": ".config",
+    "config_from_dict": ".methods",
+    "EvalReport": ".evaluate",
+    "evaluate_checkpoint": ".evaluate",
+    "evaluate_model": ".evaluate",
+    "Method": ".methods",
+    "available_methods": ".methods",
+    "get_method": ".methods",
+    "method_of": ".methods",
+    "register_method": ".methods",
+    "BaSNetConfig": ".methods.basnet",
+    "CoLAConfig": ".methods.cola",
+    "UMConfig": ".methods.um",
+    "TrainResult": ".train",
+    "train": ".train",
+}
+
+if TYPE_CHECKING:
+    from .config import RecipeConfig
+    from .evaluate import EvalReport, evaluate_checkpoint, evaluate_model
+    from .methods import (
+        Method,
+        available_methods,
+        config_from_dict,
+        get_method,
+        method_of,
+        register_method,
+    )
+    from .methods.basnet import BaSNetConfig
+    from .methods.cola import CoLAConfig
+    from .methods.um import UMConfig
+    from .train import TrainResult, train
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BaSNetConfig",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-__all__ = ["DatasetName", "DeviceDataMode", "FastStepMode", "RecipeConfig", "config_from_dict"]
+__all__ = ["DatasetName", "DeviceDataMode", "FastStepMode", "RecipeConfig"]
 
 DatasetName = Literal["thumos14", "wtalc", "anet12", "anet13", "synthetic"]
 FastStepMode = Literal["auto", "off", "eager", "compile", "graph"]
@@ -234,10 +234,3 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
     if not ok:
         expected = " or ".join("None" if a is type(None) else a.__name__ for a in allowed)
         raise ValueError(f"{name} must be {expected}, got {value!r}")
-
-
-def config_from_dict(values: dict[str, Any]) -> RecipeConfig:
-    """The configuration of whichever method ``values["method"]`` names (``"um"`` if absent)."""
-    from .methods import get_method
-
-    return get_method(str(values.get("method", "um"))).config_type.from_dict(values)

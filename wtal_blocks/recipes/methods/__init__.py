@@ -8,6 +8,7 @@ configuration class and four builders, and calling :func:`register_method` (see 
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "Objective",
     "PostProcessor",
     "available_methods",
+    "config_from_dict",
     "get_method",
     "method_of",
     "register_method",
@@ -85,6 +87,7 @@ _BUILTIN = ("um", "basnet", "cola")  # listed first, in this order
 
 def register_method(method: Method) -> Method:
     """Add ``method`` to the registry (its name must be new)."""
+    _load_builtin(method.name)  # a built-in name is taken even before its module is imported
     if method.name in _REGISTRY:
         raise ValueError(f"a method named {method.name!r} is already registered")
     if method.config_type.method != method.name:
@@ -96,30 +99,33 @@ def register_method(method: Method) -> Method:
     return method
 
 
-def _load_builtin() -> None:
-    # each module registers its method when first imported; UM first, the default
-    from . import um  # noqa: F401
-    from .basnet import BASNET_METHOD  # noqa: F401
-    from .cola import COLA_METHOD  # noqa: F401
+def _load_builtin(name: str | None = None) -> None:
+    """Import the built-in method ``name`` (all of them when None); each module registers its
+    method when first imported, so a run pays only for the method it uses."""
+    for builtin in _BUILTIN if name is None else (name,) if name in _BUILTIN else ():
+        importlib.import_module(f"{__name__}.{builtin}")
 
 
 def available_methods() -> tuple[str, ...]:
-    """The registered method names."""
-    _load_builtin()
-    first = tuple(n for n in _BUILTIN if n in _REGISTRY)
-    return first + tuple(n for n in _REGISTRY if n not in _BUILTIN)
+    """The method names: the built-in ones (UM first, the default), then the registered ones."""
+    return _BUILTIN + tuple(n for n in _REGISTRY if n not in _BUILTIN)
 
 
 def get_method(name: str) -> Method:
     """The method registered as ``name``.
 
     Raises:
-        ValueError: no such method (the message lists the registered ones).
+        ValueError: no such method (the message lists the available ones).
     """
-    _load_builtin()
+    _load_builtin(name)
     if name not in _REGISTRY:
-        raise ValueError(f"unknown method {name!r}; available: {', '.join(_REGISTRY)}")
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(available_methods())}")
     return _REGISTRY[name]
+
+
+def config_from_dict(values: dict[str, Any]) -> RecipeConfig:
+    """The configuration of whichever method ``values["method"]`` names (``"um"`` if absent)."""
+    return get_method(str(values.get("method", "um"))).config_type.from_dict(values)
 
 
 def method_of(config: RecipeConfig) -> Method:
