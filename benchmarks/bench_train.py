@@ -409,7 +409,7 @@ def full_run(args: argparse.Namespace) -> None:
     from wtal_blocks.data import write_official_layout
     from wtal_blocks.recipes import UMConfig, train
 
-    train_module = importlib.import_module("wtal_blocks.recipes.train")  # the function shadows it
+    train_module = importlib.import_module("wtal_blocks.recipes.training")
 
     device = torch.device(args.device)
     _deterministic(device)

@@ -180,3 +180,27 @@ def test_evaluation_imports_without_torch() -> None:
         "assert 'torch' not in {m for m, v in sys.modules.items() if v is not None}"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+def test_exported_names_are_never_shadowed_by_submodules() -> None:
+    """Importing a submodule sets it as an attribute of its package; an exported name equal to
+    a submodule's name would then resolve to the module (``recipes.train`` did once)."""
+    import importlib
+    import pkgutil
+    import types
+
+    import wtal_blocks
+
+    for info in pkgutil.walk_packages(wtal_blocks.__path__, "wtal_blocks."):
+        if ".kernels." in info.name:  # the Triton kernels import triton, an optional extra
+            continue
+        importlib.import_module(info.name)
+    for package in (
+        "wtal_blocks",
+        "wtal_blocks.recipes",
+        "wtal_blocks.evaluation",
+        "wtal_blocks.nms",
+    ):
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            assert not isinstance(getattr(module, name), types.ModuleType), f"{package}.{name}"

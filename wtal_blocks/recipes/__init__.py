@@ -5,7 +5,7 @@ registered method (UM, BaS-Net, CoLA), written once against :class:`~.methods.Me
 * :mod:`.methods`: the method registry, and each method's configuration and builders.
 * :mod:`.build`, :mod:`.batches`, :mod:`.distributed`: datasets and device, batch order,
   data parallelism.
-* :mod:`.train`, :mod:`.evaluate`, :mod:`.rundir`: the loop, the test, the output folder.
+* :mod:`.training`, :mod:`.evaluate`, :mod:`.rundir`: the loop, the test, the output folder.
 * :mod:`.seeds`, :mod:`.demo`, :mod:`.inspect`: mean ± std over seeds and ablations, the
   demo, and what the plots show.
 """
@@ -29,8 +29,8 @@ _EXPORTS = {
     "BaSNetConfig": ".methods.basnet",
     "CoLAConfig": ".methods.cola",
     "UMConfig": ".methods.um",
-    "TrainResult": ".train",
-    "train": ".train",
+    "TrainResult": ".training",
+    "train": ".training",
 }
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .methods.basnet import BaSNetConfig
     from .methods.cola import CoLAConfig
     from .methods.um import UMConfig
-    from .train import TrainResult, train
+    from .training import TrainResult, train
 
 
 def __getattr__(name: str) -> Any:

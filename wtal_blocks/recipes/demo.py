@@ -17,7 +17,7 @@ from ..data.synthetic import PRESETS
 from .config import RecipeConfig
 from .methods import get_method
 from .rundir import Log
-from .train import TrainResult, train
+from .training import TrainResult, train
 
 __all__ = ["DEMO_ITERATIONS", "demo_config", "run_demo"]
 

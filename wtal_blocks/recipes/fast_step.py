@@ -21,7 +21,7 @@ objective, backward and the optimiser step
 
 The recipe picks the mode with ``fast_step`` (:func:`resolve_fast_step`): ``"auto"`` is
 ``"graph"`` on a CUDA device in one process and ``"off"`` (the eager step of
-:mod:`~wtal_blocks.recipes.train`, which reads the losses every step) otherwise, so CPU runs stay
+:mod:`~wtal_blocks.recipes.training`, which reads the losses every step) otherwise, so CPU runs stay
 bit-identical to what they were.
 """
 

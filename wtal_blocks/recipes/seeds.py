@@ -14,7 +14,7 @@ from .config import RecipeConfig
 from .evaluate import EvalReport, evaluate_model, model_and_test_set
 from .methods import method_of
 from .rundir import Log, atomic_write_text
-from .train import TrainResult, train
+from .training import TrainResult, train
 
 __all__ = ["SeedSummary", "run_ablation", "run_seeds", "summarize"]
 
