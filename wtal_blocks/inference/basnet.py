@@ -52,10 +52,15 @@ from torch import Tensor
 from .._validation import check_finite, set_validation
 from ..kernels.dispatch import Backend
 from ..models.basnet import BaSNetOutput
-from ..nms import batched_temporal_nms
 from ..proposals import ProposalBatch, ProposalGenerator, VideoProposals
 from ..segments import numpy_arange
-from .common import ClassFallback, check_inference_config, minmax_over_time, select_classes
+from .common import (
+    ClassFallback,
+    check_inference_config,
+    detections_per_video,
+    minmax_over_time,
+    select_classes,
+)
 
 __all__ = ["BASNET_CAS_THRESHOLDS", "BaSNetInferenceConfig", "BaSNetPostProcessor"]
 
@@ -209,15 +214,10 @@ class BaSNetPostProcessor:
         durations: Tensor | Sequence[float] | None = None,
     ) -> list[VideoProposals]:
         """Detections per video; ``durations`` (seconds) switches to duration-based times."""
-        batch = self.proposals(output, lengths, durations)
-        num_classes = output.video_probs.shape[1]
-        groups = batch.video * num_classes + batch.labels
-        keep = batched_temporal_nms(
-            batch.segments,
-            batch.scores,
-            groups,
+        return detections_per_video(
+            self.proposals(output, lengths, durations),
+            output.video_probs.shape[1],
             self.config.nms_threshold,
             offset=self.config.nms_offset,
             backend=self.backend,
         )
-        return batch.select(keep).split()

@@ -1,4 +1,5 @@
-"""Test-time steps the WTAL methods share: min-max over time and the choice of classes."""
+"""Test-time steps the WTAL methods share: min-max over time, the choice of classes, and the
+per-class NMS that ends every method's pipeline."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import torch
 from torch import Tensor
 
 from .._validation import check_mask, check_rank
+from ..kernels.dispatch import Backend
+from ..nms import batched_temporal_nms
+from ..proposals import ProposalBatch, VideoProposals
 
-__all__ = ["check_inference_config", "minmax_over_time", "select_classes"]
+__all__ = ["check_inference_config", "detections_per_video", "minmax_over_time", "select_classes"]
 
 ClassFallback = Literal["argmax", "none"]
 
@@ -108,3 +112,29 @@ def check_inference_config(config: object) -> None:
             raise ValueError(f"{name} must be >= 0, got {value}")
         if name in _POSITIVE and value <= 0:
             raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def detections_per_video(
+    batch: ProposalBatch,
+    num_classes: int,
+    threshold: float,
+    *,
+    offset: float,
+    backend: Backend | None = None,
+) -> list[VideoProposals]:
+    """Greedy NMS within each (video, class) of a batch's proposals, then one
+    :class:`VideoProposals` per video in descending score order (the last step of UM, BaS-Net
+    and CoLA alike).
+
+    Args:
+        batch: every proposal of the batch (flat, with video and class indices).
+        num_classes: ``C``, to number the (video, class) groups.
+        threshold: suppress at ``IoU >= threshold``.
+        offset: the length convention (1 for the official "+1" on seconds).
+        backend: the NMS backend.
+    """
+    groups = batch.video * num_classes + batch.labels
+    keep = batched_temporal_nms(
+        batch.segments, batch.scores, groups, threshold, offset=offset, backend=backend
+    )
+    return batch.select(keep).split()

@@ -29,7 +29,6 @@ from torch import Tensor
 from .._validation import check_finite, set_validation
 from ..kernels.dispatch import Backend
 from ..models.um import UMOutput
-from ..nms import batched_temporal_nms
 from ..proposals import (
     UM_CAS_THRESHOLDS,
     UM_MAGNITUDE_THRESHOLDS,
@@ -38,7 +37,12 @@ from ..proposals import (
     VideoProposals,
 )
 from ..uncertainty import fused_action_probability, minmax_action_probability
-from .common import check_inference_config, minmax_over_time, select_classes
+from .common import (
+    check_inference_config,
+    detections_per_video,
+    minmax_over_time,
+    select_classes,
+)
 
 __all__ = ["UMInferenceConfig", "UMPostProcessor"]
 
@@ -150,15 +154,10 @@ class UMPostProcessor:
         durations: Tensor | Sequence[float] | None = None,
     ) -> list[VideoProposals]:
         """Detections per video; ``durations`` (seconds) switches to duration-based times."""
-        batch = self.proposals(output, lengths, durations)
-        num_classes = output.video_probs.shape[1]
-        groups = batch.video * num_classes + batch.labels
-        keep = batched_temporal_nms(
-            batch.segments,
-            batch.scores,
-            groups,
+        return detections_per_video(
+            self.proposals(output, lengths, durations),
+            output.video_probs.shape[1],
             self.config.nms_threshold,
             offset=self.config.nms_offset,
             backend=self.backend,
         )
-        return batch.select(keep).split()

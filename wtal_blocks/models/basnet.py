@@ -33,12 +33,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_finite, check_mask, check_rank, shape_str
 from ..attention import LEAKY_SLOPE, ForegroundFilter, shared_branches, suppress_background
 from ..layers import temporal_conv
 from ..pooling import topk_mil_pooling, video_class_probabilities
 from .checkpoint import CheckpointError, build_with_weights, check_state_dict, load_weights
 from .dropout import DropoutMultipliers, MultiplierSpec
+from .inputs import prepare_features
 
 __all__ = ["BASNET_LAYOUT", "BaSNet", "BaSNetOutput", "load_basnet_checkpoint"]
 
@@ -180,19 +180,8 @@ class BaSNet(nn.Module):
         multipliers: DropoutMultipliers | None = None,
     ) -> BaSNetOutput:
         """Run both branches; ``multipliers`` (training only) replace the drawn dropout."""
-        check_rank("x", x, 3, "(B, T, F)")
-        if x.shape[2] != self.feature_dim:
-            raise ValueError(
-                f"x must have F = feature_dim = {self.feature_dim} channels, got shape "
-                f"{shape_str(x)}"
-            )
-        if x.shape[1] == 0:
-            raise ValueError(f"x has no segments (T = 0), shape {shape_str(x)}")
+        x = prepare_features(x, mask, self.feature_dim)
         b, t = x.shape[:2]
-        check_mask(mask, b, t)
-        if mask is not None:
-            x = x.masked_fill(~mask[:, :, None], 0.0)
-        check_finite("x", x)
         names = list(self.multiplier_spec(b, t))
         mults: list[Tensor | None] | None = None
         if multipliers is not None and self.training:

@@ -27,13 +27,13 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_finite, check_mask, check_rank, shape_str
 from ..layers import pointwise_conv, temporal_conv
 from ..pooling import topk_mil_pooling, video_class_probabilities
 from ..snippets import PseudoSegments, PseudoSegmentSelector, gather_segments, mean_at
 from ..uncertainty import feature_magnitude
 from .checkpoint import build_with_weights, check_state_dict, load_weights
 from .dropout import DropoutMultipliers, MultiplierSpec
+from .inputs import prepare_features
 
 __all__ = ["UMOutput", "UncertaintyModelingNet", "load_official_checkpoint"]
 
@@ -173,18 +173,8 @@ class UncertaintyModelingNet(nn.Module):
         multipliers: DropoutMultipliers | None = None,
     ) -> UMOutput:
         """Run the network; ``multipliers`` (training only) replace the internally drawn dropout."""
-        check_rank("x", x, 3, "(B, T, F)")
-        if x.shape[2] != self.feature_dim:
-            raise ValueError(
-                f"x must have F = feature_dim = {self.feature_dim} channels, got shape {shape_str(x)}"
-            )
-        if x.shape[1] == 0:
-            raise ValueError(f"x has no segments (T = 0), shape {shape_str(x)}")
+        x = prepare_features(x, mask, self.feature_dim)
         b, t = x.shape[:2]
-        check_mask(mask, b, t)
-        if mask is not None:
-            x = x.masked_fill(~mask[:, :, None], 0.0)
-        check_finite("x", x)
         feature_mult = selection_mult = None
         if multipliers is not None and self.training:
             feature_mult = multipliers.get("features", (b, t, self.embed_dim))
