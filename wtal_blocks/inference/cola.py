@@ -59,13 +59,14 @@ from torch import Tensor
 from .._validation import check_finite, set_validation
 from ..kernels.dispatch import Backend
 from ..models.cola import CoLAOutput
-from ..proposals import ProposalBatch, ProposalGenerator, VideoProposals
+from ..proposals import ProposalBatch, VideoProposals
 from ..segments import numpy_arange
 from .common import (
     ClassFallback,
     check_inference_config,
     detections_per_video,
     minmax_over_time,
+    proposal_generator,
     select_classes,
 )
 
@@ -168,16 +169,8 @@ class CoLAPostProcessor:
     ) -> None:
         self.config = config or CoLAInferenceConfig()
         c = self.config
-        self.generator = ProposalGenerator(
-            c.resolved_cas_thresholds,
-            c.resolved_actionness_thresholds,
-            scale=c.scale,
-            outer_ratio=c.outer_ratio,
-            video_score_weight=c.video_score_weight,
-            min_length=c.min_length,
-            frames_per_segment=c.frames_per_segment,
-            feature_fps=c.feature_fps,
-            faithful=c.faithful,
+        self.generator = proposal_generator(
+            c, c.resolved_cas_thresholds, c.resolved_actionness_thresholds
         )
         self.backend = backend
 

@@ -4,7 +4,8 @@ per-class NMS that ends every method's pipeline."""
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -12,9 +13,15 @@ from torch import Tensor
 from .._validation import check_mask, check_rank
 from ..kernels.dispatch import Backend
 from ..nms import batched_temporal_nms
-from ..proposals import ProposalBatch, VideoProposals
+from ..proposals import ProposalBatch, ProposalGenerator, VideoProposals
 
-__all__ = ["check_inference_config", "detections_per_video", "minmax_over_time", "select_classes"]
+__all__ = [
+    "check_inference_config",
+    "detections_per_video",
+    "minmax_over_time",
+    "proposal_generator",
+    "select_classes",
+]
 
 ClassFallback = Literal["argmax", "none"]
 
@@ -138,3 +145,25 @@ def detections_per_video(
         batch.segments, batch.scores, groups, threshold, offset=offset, backend=backend
     )
     return batch.select(keep).split()
+
+
+def proposal_generator(
+    config: Any, thresholds: Sequence[float], auxiliary_thresholds: Sequence[float] = ()
+) -> ProposalGenerator:
+    """The :class:`~wtal_blocks.ProposalGenerator` of a method's inference configuration.
+
+    Every method's configuration names the generator's settings alike (``scale``,
+    ``outer_ratio``, ``video_score_weight``, ``min_length``, ``frames_per_segment``,
+    ``feature_fps``, ``faithful``); the thresholds are the method's own.
+    """
+    return ProposalGenerator(
+        thresholds,
+        auxiliary_thresholds,
+        scale=config.scale,
+        outer_ratio=config.outer_ratio,
+        video_score_weight=config.video_score_weight,
+        min_length=config.min_length,
+        frames_per_segment=config.frames_per_segment,
+        feature_fps=config.feature_fps,
+        faithful=config.faithful,
+    )

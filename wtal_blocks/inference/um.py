@@ -33,7 +33,6 @@ from ..proposals import (
     UM_CAS_THRESHOLDS,
     UM_MAGNITUDE_THRESHOLDS,
     ProposalBatch,
-    ProposalGenerator,
     VideoProposals,
 )
 from ..uncertainty import fused_action_probability, minmax_action_probability
@@ -41,6 +40,7 @@ from .common import (
     check_inference_config,
     detections_per_video,
     minmax_over_time,
+    proposal_generator,
     select_classes,
 )
 
@@ -94,17 +94,7 @@ class UMPostProcessor:
     ) -> None:
         self.config = config or UMInferenceConfig()
         c = self.config
-        self.generator = ProposalGenerator(
-            c.cas_thresholds,
-            c.magnitude_thresholds,
-            scale=c.scale,
-            outer_ratio=c.outer_ratio,
-            video_score_weight=c.video_score_weight,
-            min_length=c.min_length,
-            frames_per_segment=c.frames_per_segment,
-            feature_fps=c.feature_fps,
-            faithful=c.faithful,
-        )
+        self.generator = proposal_generator(c, c.cas_thresholds, c.magnitude_thresholds)
         self.backend = backend
 
     def scores(self, output: UMOutput) -> tuple[Tensor, Tensor]:
