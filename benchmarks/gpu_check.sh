@@ -61,7 +61,7 @@ step "UM training step (batch 16 x 750 x 2048): ours vs official-style, same run
 step "where the training step's time goes: its kernels, the embedding conv's layouts" \
   timeout 180 $PY benchmarks/bench_train.py --profile
 step "10,000-iteration UM training, THUMOS'14 scale, evaluation every 1,000: ours vs official-style loop" \
-  timeout 420 $PY benchmarks/bench_train.py --device cuda --full
+  timeout 420 $PY benchmarks/bench_train.py --device cuda --full --fast-step graph --device-data on
 
 step "correctness on CUDA: every kernel test (cap ${GPU_TEST_SECONDS:-150} s)" \
   timeout "${GPU_TEST_SECONDS:-150}" $PYTEST $XDIST tests/test_pooling_triton.py \

@@ -69,8 +69,10 @@ def _quiet(cfg: UMConfig, **kw: Any) -> None:
 def test_mode_rules() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_fast_step("auto", cpu, False) == "off"  # CPU runs stay as they were
-    assert resolve_fast_step("auto", cuda, False) == "graph"
+    # not yet run on a GPU: auto keeps the measured step until gpu_check.sh has checked them
+    assert resolve_fast_step("auto", cuda, False) == "off"
     assert resolve_fast_step("auto", cuda, True) == "off"  # torchrun keeps the eager step
+    assert resolve_fast_step("graph", cuda, False) == "graph"
     assert resolve_fast_step("compile", cpu, False) == "compile"
     with pytest.raises(ValueError, match="needs a CUDA device"):
         resolve_fast_step("graph", cpu, False)
@@ -78,9 +80,9 @@ def test_mode_rules() -> None:
         resolve_fast_step("eager", cuda, True)
     with pytest.raises(ValueError, match="fast_step must be one of"):
         resolve_fast_step("fast", cpu, False)
-    assert resolve_device_data("auto", "graph", cuda) and not resolve_device_data(
-        "auto", "eager", cpu
-    )
+    assert not resolve_device_data("auto", "graph", cuda)
+    assert not resolve_device_data("auto", "eager", cpu)
+    assert resolve_device_data("on", "graph", cuda)
     assert resolve_device_data("on", "eager", cpu) and not resolve_device_data("auto", "off", cuda)
     with pytest.raises(ValueError, match="feeds the fast step"):
         resolve_device_data("on", "off", cpu)

@@ -64,10 +64,11 @@ class RecipeConfig:
         "tiou": "tIoU thresholds LO:HI:STEP (default 0.1:0.7:0.1 THUMOS'14, 0.5:0.95:0.05 ActivityNet)",
         "num_workers": "data-loader worker processes",
         "device": "auto, cpu, cuda, cuda:1 ...",
-        "fast_step": "training step: auto (a CUDA graph of the whole step on one GPU, else off), "
-        "off, eager, compile (torch.compile) or graph",
-        "device_data": "training set resident on the device: auto (with a fast step on CUDA, "
-        "when it fits in half the free memory), off or on",
+        "fast_step": "training step: off (auto), eager (no host synchronisation per step), "
+        "compile (torch.compile) or graph (the whole step in a CUDA graph); the fast modes "
+        "have not yet been run on a GPU, so auto stays off",
+        "device_data": "the training set resident on the device, for a fast step: on, or off "
+        "(auto)",
         "output_dir": "where checkpoints, logs and metrics go",
         "synthetic_size": "synthetic dataset preset: demo (small, fast) or thumos (THUMOS'14-sized)",
     }

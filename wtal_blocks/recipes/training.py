@@ -14,13 +14,13 @@ Design points (what the official codes lack):
   so that it ends with the same weights as an uninterrupted one;
 * data-parallel training through ``torchrun`` (gradients all-reduced, evaluation sharded and
   gathered on every rank);
-* on a GPU, the fast step (:mod:`~wtal_blocks.recipes.fast_step`: no host synchronisation per
-  step, the whole step captured in a CUDA graph) fed by the training set resident on the device
-  (:class:`~wtal_blocks.data.device_dataset.DeviceFeatures`). There the same official sampling
-  rule is drawn from a device generator seeded by ``seed`` (its state is checkpointed, so a
-  resumed run still ends as an uninterrupted one), not per ``(seed, epoch, video)``: the samples
-  differ from the host loader's. ``fast_step="off"`` and ``device_data="off"`` restore the eager
-  step and the host loader, which ``"auto"`` keeps on the CPU and under ``torchrun``.
+* on request, the fast step (:mod:`~wtal_blocks.recipes.fast_step`: no host synchronisation
+  per step, optionally the whole step captured in a CUDA graph) fed by the training set
+  resident on the device (:class:`~wtal_blocks.data.device_dataset.DeviceFeatures`). There the
+  same official sampling rule is drawn from a device generator seeded by ``seed`` (its state is
+  checkpointed, so a resumed run still ends as an uninterrupted one), not per
+  ``(seed, epoch, video)``: the samples differ from the host loader's. They are tested on the
+  CPU but not yet on a GPU, so ``"auto"`` keeps the eager step and the host loader.
 """
 
 from __future__ import annotations
@@ -439,12 +439,11 @@ def train(
         log: where messages go (``print``).
         progress: show a progress bar when tqdm is installed and stderr is a terminal.
         stop_after: stop (as if interrupted) once this global step is done; for tests.
-        fast_step: ``"auto"`` (CUDA graph on a CUDA device in one process, else off),
-            ``"off"``, ``"eager"``, ``"compile"`` or ``"graph"``
-            (:func:`~wtal_blocks.recipes.fast_step.resolve_fast_step`); default: the
-            configuration's ``fast_step``, else ``"auto"``.
-        device_data: ``"auto"`` (the training set on the device with a fast step on CUDA, when
-            it takes at most half the free memory), ``"off"`` or ``"on"``; default: the
+        fast_step: ``"auto"`` (off for now), ``"off"``, ``"eager"``, ``"compile"`` or
+            ``"graph"`` (:func:`~wtal_blocks.recipes.fast_step.resolve_fast_step`); default:
+            the configuration's ``fast_step``, else ``"auto"``.
+        device_data: ``"auto"`` (off for now), ``"off"`` or ``"on"`` (the training set on the
+            device for a fast step, when it takes at most half the free memory); default: the
             configuration's ``device_data``, else ``"auto"``.
 
     Raises:
