@@ -127,9 +127,11 @@ def predict(
     its longest video does. With ``prefetch`` a background thread reads the next batch while
     the current one is in the network and the post-processing (two reused buffers take
     turns); by default it is on for an accelerator and off on the CPU, where the reads would
-    take cores from the forward's threads (measured on 2 cores: 12% slower overall). Returns ``(detections, video_probs (V, C), labels (V, C))`` in the order of
-    ``indices``. ``clock`` (optional) receives the seconds of the ``read`` (the wait for a
-    batch), ``forward`` and ``post`` stages and the counts ``segments`` (real) and
+    take cores from the forward's threads (measured on 2 cores: 12% slower overall).
+
+    Returns ``(detections, video_probs (V, C), labels (V, C))`` in the order of ``indices``.
+    ``clock`` (optional) receives the seconds of the ``read`` (the wait for a batch),
+    ``forward`` and ``post`` stages and the counts ``segments`` (real) and
     ``padded_segments`` (what the forward computed, padding included).
     """
     clock = clock or StageClock(enabled=False)
@@ -152,7 +154,8 @@ def predict(
         for k in range(len(chunks)):
             with clock.stage("read"):
                 batch = pending.result() if isinstance(pending, Future) else pending
-                assert batch is not None
+                if batch is None:  # unreachable: there is a chunk k, so it was fetched
+                    raise RuntimeError("predict: no batch was fetched")
                 if k + 1 < len(chunks):
                     pending = fetch(k + 1)  # the other buffer: this one is still in use
                 clock.count("videos", len(batch.video_ids))
