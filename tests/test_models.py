@@ -220,3 +220,25 @@ def test_build_with_weights_assigns_without_initialising() -> None:
     assert torch.equal(built.lin.weight, src.lin.weight)
     with pytest.raises(RuntimeError, match="Missing key"):
         build_with_weights(WithExtra, {"lin.weight": src.lin.weight})
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+@pytest.mark.parametrize("grad", [False, True])
+def test_temporal_conv_equals_conv1d(kernel: int, grad: bool) -> None:
+    """Every path of temporal_conv (the channels-last inference path on the CPU, conv1d with a
+    gradient, the matrix product for kernel 1) is the Conv1d applied along time."""
+    from einops import rearrange
+
+    from wtal_blocks.layers import temporal_conv
+
+    torch.manual_seed(kernel)
+    conv = torch.nn.Conv1d(12, 7, kernel, padding=kernel // 2).double()
+    for x in (torch.randn(3, 17, 12, dtype=torch.float64), torch.randn(2, 1, 12).double()):
+        want = rearrange(conv(rearrange(x, "b t f -> b f t")), "b d t -> b t d")
+        with torch.set_grad_enabled(grad):
+            got = temporal_conv(x, conv)
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+        assert got.requires_grad == grad
+    with pytest.raises(ValueError, match="stride-1, odd-kernel, same-padded"):
+        temporal_conv(torch.randn(1, 4, 12), torch.nn.Conv1d(12, 7, 3, padding=0))
