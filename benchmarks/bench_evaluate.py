@@ -92,6 +92,17 @@ def run_process(cmd: list[str], timings: Path) -> dict[str, Any]:
     return t
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last run, with every stage's seconds and the wall time replaced by their medians."""
+    out = dict(runs[-1])
+    out["seconds"] = {
+        name: float(np.median([r["seconds"].get(name, 0.0) for r in runs]))
+        for name in runs[-1]["seconds"]
+    }
+    out["wall"] = float(np.median([r["wall"] for r in runs]))
+    return out
+
+
 def best_wall(cmd: list[str], repeat: int = 3) -> float:
     times = []
     for _ in range(repeat):
@@ -133,6 +144,9 @@ def main() -> None:
     parser.add_argument(
         "--synthetic-demo", metavar="CKPT", default=None, help="trained demo checkpoint"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each process, alternating; medians shown"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -171,47 +185,55 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        base = run_process(
-            [
-                py,
-                str(HERE / "_official_test.py"),
-                str(root),
-                str(ckpt),
-                str(root / "base.json"),
-                str(root / "base_t.json"),
-                "--streams",
-                *streams,
-            ],
-            root / "base_t.json",
-        )
-        ours = run_process(
-            [
-                py,
-                "-m",
-                "wtal_blocks.cli.wtal",
-                "evaluate",
-                "--data-root",
-                str(root),
-                "--modal",
-                modal,
-                "--device",
-                "cpu",
-                "--checkpoint",
-                str(ckpt),
-                "--output",
-                str(root / "ours.json"),
-                "--timings",
-                str(root / "ours_t.json"),
-            ],
-            root / "ours_t.json",
-        )
+        base_runs, ours_runs = [], []
+        for _ in range(max(args.repeat, 1)):
+            base_runs.append(
+                run_process(
+                    [
+                        py,
+                        str(HERE / "_official_test.py"),
+                        str(root),
+                        str(ckpt),
+                        str(root / "base.json"),
+                        str(root / "base_t.json"),
+                        "--streams",
+                        *streams,
+                    ],
+                    root / "base_t.json",
+                )
+            )
+            ours_runs.append(
+                run_process(
+                    [
+                        py,
+                        "-m",
+                        "wtal_blocks.cli.wtal",
+                        "evaluate",
+                        "--data-root",
+                        str(root),
+                        "--modal",
+                        modal,
+                        "--device",
+                        "cpu",
+                        "--checkpoint",
+                        str(ckpt),
+                        "--output",
+                        str(root / "ours.json"),
+                        "--timings",
+                        str(root / "ours_t.json"),
+                    ],
+                    root / "ours_t.json",
+                )
+            )
+        base, ours = median_run(base_runs), median_run(ours_runs)
         ours_results = json.loads((root / "ours.json").read_text())["results"]
         base_results = json.loads((root / "base.json").read_text())["results"]
         matched, total_o, total_b = compare(ours_results, base_results)
 
     print(
         f"{args.videos} videos, F={args.feature_dim}, D={args.embed_dim}, "
-        f"torch threads {torch.get_num_threads()}"
+        f"torch threads {torch.get_num_threads()}; each process run {args.repeat}x, "
+        "alternating, medians"
     )
     print(
         f"detections: ours {total_o}, official-style {total_b}, matched both ways {matched} "

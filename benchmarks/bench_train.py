@@ -16,7 +16,7 @@ every row timed in the same run (ms per step, mean over ``--steps`` steps, best 
   kernel, batches sampled on the device from the THUMOS'14-sized training set held there
   (:class:`~wtal_blocks.data.device_dataset.DeviceFeatures`), the losses read every 100 steps;
 * ``ours, CUDA graph + device data``: the same with the step captured in a CUDA graph (the
-  recipe's default on CUDA);
+  recipe's ``--fast-step graph``, opt-in until a GPU run has measured it);
 * ``ours, torch.compile + device data`` (``--compile``): forward and objective compiled.
 
 ``--full``: a whole training run at THUMOS'14 scale on synthetic features (the built-in
