@@ -385,6 +385,47 @@ def test_cli_error_exits_2_without_traceback(tmp_path: Path, files: tuple[Path, 
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
+def test_console_process_flushes_everything_before_its_fast_exit(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    """The entry point ends the process without the interpreter's shutdown: what it printed
+    into a pipe is complete (both forms), and the status is the command's."""
+    runs = {}
+    for form in ("--json", "--tiou=0.5"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "wtal_blocks.cli.eval", *map(str, files), form],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        runs[form] = proc.stdout
+    doc = json.loads(runs["--json"])
+    assert len(doc["mAP"]) == len(doc["tiou_thresholds"]) > 1
+    assert runs["--tiou=0.5"].endswith("\n") and len(runs["--tiou=0.5"].splitlines()) > 2
+
+
+def test_teardown_needed_while_a_thread_or_child_runs() -> None:
+    import threading
+
+    from wtal_blocks.cli._common import teardown_needed
+
+    assert not teardown_needed()
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)  # not a daemon: the shutdown would join it
+    worker.start()
+    try:
+        assert teardown_needed()
+    finally:
+        release.set()
+        worker.join()
+    assert not teardown_needed()
+    daemon = threading.Thread(target=release.wait, daemon=True)
+    daemon.start()
+    assert not teardown_needed()  # already set: it ends at once; daemons never hold the exit
+
+
 def test_evaluator_import_path_does_not_import_torch() -> None:
     code = "import sys, wtal_blocks.cli.eval; assert 'torch' not in sys.modules, 'torch imported'"
     proc = subprocess.run(

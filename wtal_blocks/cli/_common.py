@@ -5,10 +5,19 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NoReturn
 
-__all__ = ["CommandError", "check_output_file", "one_line", "run_command"]
+__all__ = [
+    "CommandError",
+    "check_output_file",
+    "exit_process",
+    "one_line",
+    "run_command",
+    "teardown_needed",
+]
 
 
 class CommandError(ValueError):
@@ -88,6 +97,45 @@ def _run_body(prog: str, body: Callable[[], int]) -> int:
             print(f"{prog}: error: out of memory: {one_line(exc)[:200]}", file=sys.stderr)
             return 2
         raise
+
+
+def teardown_needed() -> bool:
+    """Whether this process must exit through the interpreter's shutdown.
+
+    True while something outside the main thread is still running: a child process (data-loader
+    workers), a non-daemon thread (a writer flushing in the background), or a distributed
+    process group, each of which the shutdown joins, flushes or closes.
+    """
+    processes = sys.modules.get("multiprocessing")  # never imported: no children
+    if processes is not None and processes.active_children():
+        return True
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return True
+    dist = sys.modules.get("torch.distributed")
+    return bool(dist is not None and dist.is_available() and dist.is_initialized())
+
+
+def exit_process(status: int) -> NoReturn:
+    """End a command-line process with ``status``, skipping the interpreter's shutdown.
+
+    When a command returns, every file it wrote is closed (results, checkpoints and logs are
+    written atomically or with ``with`` blocks), so what the shutdown still does is free the
+    objects of torch and of every imported module one by one: 0.5-1 s of a ``wtal evaluate``
+    that takes 5 s on two CPU cores. The standard streams and logging are flushed first. When
+    :func:`teardown_needed` says so, the process exits the normal way instead. Only for the
+    console entry points: a caller of ``main()`` in its own process gets the status back.
+    """
+    if teardown_needed():
+        sys.exit(status)
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (``| head``) or a closed stream
+            pass
+    os._exit(status)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -12,12 +12,12 @@ Prints what was written and every loss the target format forces (see
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from ._common import run_command
+from ._common import exit_process, run_command
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry_point", "main"]
 
 PROG = "wtal-convert"
 
@@ -59,5 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(PROG, body)
 
 
+def entry_point() -> NoReturn:
+    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

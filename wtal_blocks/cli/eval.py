@@ -36,7 +36,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import numpy as np
 
@@ -59,8 +59,9 @@ from ..evaluation.wtalc import (
     wtalc_proposals,
 )
 from ..evaluation.wtalc_io import FeatureType
+from ._common import exit_process
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry_point", "main"]
 
 PROG = "wtal-eval"
 _T = TypeVar("_T")
@@ -445,5 +446,10 @@ def _main(argv: Sequence[str] | None) -> int:
     return 0
 
 
+def entry_point() -> NoReturn:
+    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NoReturn
 
+from ._common import exit_process
 from .wtal import build_parser as _build_parser
 from .wtal import main as _main
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry_point", "main"]
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -20,5 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _main(argv, method="um", prog="wtal-um")
 
 
+def entry_point() -> NoReturn:
+    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry_point()

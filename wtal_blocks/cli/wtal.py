@@ -23,11 +23,11 @@ import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from ._common import CommandError, check_output_file, run_command
+from ._common import CommandError, check_output_file, exit_process, run_command
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry_point", "main"]
 
 COMMANDS = ("train", "evaluate", "demo", "ablation")
 
@@ -266,5 +266,10 @@ def _write_plots(config: Any, checkpoint: str, results: str, directory: str) -> 
     print(f"wrote {len(paths)} plots to {directory}")
 
 
+def entry_point() -> NoReturn:
+    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry_point()
