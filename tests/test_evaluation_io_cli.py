@@ -717,3 +717,35 @@ def test_escaped_quotes_and_backslashes_across_scan_blocks(
         (name, p["label"], *p["segment"]) for name, items in results.items() for p in items
     )
     assert got == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_text_field_gather_equals_slicing_on_both_paths(seed: int) -> None:
+    """The fixed-width field matrix is the fields padded, whether every window fits in the
+    buffer (strided rows) or not (the clipped index path): checked against plain slicing."""
+    from wtal_blocks.evaluation._textlines import _bytes_matrix
+
+    rng = np.random.default_rng(seed)
+    buf = rng.integers(0, 256, size=500, dtype=np.uint8)
+    for end_margin in (0, 70):  # 0: some window passes the end; 70: every window fits
+        start = np.sort(rng.integers(0, 500 - end_margin, size=60)).astype(np.int64)
+        length = rng.integers(0, 40, size=60).astype(np.int64)
+        length = np.minimum(length, 500 - start)
+        got = _bytes_matrix(buf, start, length, pad=32, tail=44)
+        width = max(int(length.max()), 1)
+        for row, (s, n) in enumerate(zip(start.tolist(), length.tolist(), strict=True)):
+            want = bytes(buf[s : s + n]) + b" " * (width - n) + b","
+            assert got[row].tobytes() == want
+
+
+def test_text_lines_with_long_fields_on_the_last_line(tmp_path: Path) -> None:
+    """Names longer than a number's window and a 60-character number at the end of a file."""
+    long_video, long_label = "v" * 200, "L" * 90
+    number = "0." + "0" * 56 + "25"  # 60 characters: 2.5e-57
+    path = tmp_path / "r.txt"
+    path.write_text(f"a 1 2 x 0.5\n{long_video} 3 4.5 {long_label} {number}\n")
+    got = load_predictions(path)
+    assert got.video_ids == ("a", long_video)
+    assert got.label_names == ("x", long_label)
+    assert got.segments.tolist() == [[1.0, 2.0], [3.0, 4.5]]
+    assert got.scores.tolist() == [0.5, float(number)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from . import _jsonfields
@@ -46,6 +47,15 @@ def _bytes_matrix(
     if tail is not None:
         out[:, width] = tail
     cols = np.arange(width, dtype=_I64)
+    if n and int(start.max()) + width <= buf.shape[0]:
+        # every field's window lies in the buffer: copy whole rows of a strided view of it
+        # (no (rows, width) int64 index; 3x faster for number fields)
+        windows = sliding_window_view(buf, width)
+        for a in range(0, n, _ROWS):
+            rows = windows[start[a : a + _ROWS]]
+            np.putmask(rows, cols[None, :] >= length[a : a + _ROWS, None], pad)
+            out[a : a + _ROWS, :width] = rows
+        return out
     for a in range(0, n, _ROWS):
         idx = start[a : a + _ROWS, None] + cols
         rows = np.take(buf, idx, mode="clip")
@@ -222,7 +232,8 @@ def parse_block(
             :data:`MAX_NUMBER_CHARS`), ``end < start``, a class id that is not an integer;
             naming the file, the line, the video and the field.
     """
-    buf = np.frombuffer(block, dtype=np.uint8)
+    # spaces after the block: the window of every number field lies inside the buffer
+    buf = np.frombuffer(block + b" " * MAX_NUMBER_CHARS, dtype=np.uint8)
     ctx = _Block(block, first_line, path, class_ids)
     if buf.size and int(buf.max()) >= 0x80:
         try:
