@@ -25,6 +25,7 @@ from wtal_blocks.evaluation import (
     load_activitynet_results,
     load_predictions,
     load_thumos14_results,
+    results_io,
     write_activitynet_ground_truth,
     write_activitynet_results,
 )
@@ -749,3 +750,40 @@ def test_text_lines_with_long_fields_on_the_last_line(tmp_path: Path) -> None:
     assert got.label_names == ("x", long_label)
     assert got.segments.tolist() == [[1.0, 2.0], [3.0, 4.5]]
     assert got.scores.tolist() == [0.5, float(number)]
+
+
+def test_text_blocks_parsed_on_two_threads_equal_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many small blocks parsed two at a time give the pieces of the one-thread reader, in the
+    same order; the first bad line in file order is the one reported; an abandoned reader
+    leaves no thread running."""
+    import threading
+
+    rng = np.random.default_rng(0)
+    lines = [
+        f"video_{i // 7:03d} {s:.3f} {s + d:.3f} class_{int(rng.integers(5))} {rng.random():.4f}"
+        for i, (s, d) in enumerate(zip(rng.random(400) * 100, rng.random(400) * 10, strict=True))
+    ]
+    path = tmp_path / "r.txt"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(results_io, "_BLOCK_BYTES", 512)  # ~60 blocks
+    pieces = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(results_io, "_READ_THREADS", threads)
+        pieces[threads] = list(iter_predictions(path))
+    assert len(pieces[2]) == len(pieces[1]) > 20
+    for a, b in zip(pieces[1], pieces[2], strict=True):
+        assert a.video_ids == b.video_ids and a.label_names == b.label_names
+        assert np.array_equal(a.segments, b.segments) and np.array_equal(a.scores, b.scores)
+        assert np.array_equal(a.labels, b.labels) and np.array_equal(a.videos, b.videos)
+    bad = list(lines)
+    bad[150] = "video_x 1 oops class_1 0.5"
+    bad[300] = "video_y 1 2"
+    path.write_text("\n".join(bad) + "\n")
+    with pytest.raises(EvaluationInputError, match=r"line 151: 'oops' is not a number"):
+        load_predictions(path)
+    reader = iter_predictions(path)
+    next(reader)
+    reader.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("wtal-read")]
