@@ -236,9 +236,9 @@ def time_cli(
 def _child(block_orjson: bool, argv: list[str]) -> None:
     """Run one ``wtal-eval`` process and print ``{wall, peak_rss, result}`` (one JSON line)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = "import sys; from wtal_blocks.cli.eval import main; sys.exit(main())"
+    code = "from wtal_blocks.cli.eval import entry_point; entry_point()"  # as the script does
     if block_orjson:
-        code = "import sys; sys.modules['orjson'] = None; " + code.removeprefix("import sys; ")
+        code = "import sys; sys.modules['orjson'] = None; " + code
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
