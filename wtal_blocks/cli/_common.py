@@ -13,6 +13,7 @@ from typing import NoReturn
 __all__ = [
     "CommandError",
     "check_output_file",
+    "console_entry",
     "exit_process",
     "one_line",
     "run_command",
@@ -136,6 +137,15 @@ def exit_process(status: int) -> NoReturn:
         except (OSError, ValueError):  # a closed pipe (``| head``) or a closed stream
             pass
     os._exit(status)
+
+
+def console_entry(main: Callable[[], int]) -> Callable[[], NoReturn]:
+    """The console script of a command: ``main()`` on ``sys.argv``, then :func:`exit_process`."""
+
+    def entry_point() -> NoReturn:
+        exit_process(main())
+
+    return entry_point
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import NoReturn
 
-from ._common import exit_process, run_command
+from ._common import console_entry, run_command
 
 __all__ = ["build_parser", "entry_point", "main"]
 
@@ -59,10 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(PROG, body)
 
 
-def entry_point() -> NoReturn:
-    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
-    exit_process(main())
-
+entry_point = console_entry(main)
 
 if __name__ == "__main__":
     entry_point()

@@ -36,7 +36,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 
@@ -59,7 +59,7 @@ from ..evaluation.wtalc import (
     wtalc_proposals,
 )
 from ..evaluation.wtalc_io import FeatureType
-from ._common import exit_process
+from ._common import console_entry
 
 __all__ = ["build_parser", "entry_point", "main"]
 
@@ -446,10 +446,7 @@ def _main(argv: Sequence[str] | None) -> int:
     return 0
 
 
-def entry_point() -> NoReturn:
-    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
-    exit_process(main())
-
+entry_point = console_entry(main)
 
 if __name__ == "__main__":
     entry_point()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NoReturn
 
-from ._common import exit_process
+from ._common import console_entry
 from .wtal import build_parser as _build_parser
 from .wtal import main as _main
 
@@ -22,10 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _main(argv, method="um", prog="wtal-um")
 
 
-def entry_point() -> NoReturn:
-    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
-    exit_process(main())
-
+entry_point = console_entry(main)
 
 if __name__ == "__main__":
     entry_point()

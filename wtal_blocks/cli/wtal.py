@@ -23,9 +23,9 @@ import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from ._common import CommandError, check_output_file, exit_process, run_command
+from ._common import CommandError, check_output_file, console_entry, run_command
 
 __all__ = ["build_parser", "entry_point", "main"]
 
@@ -266,10 +266,7 @@ def _write_plots(config: Any, checkpoint: str, results: str, directory: str) -> 
     print(f"wrote {len(paths)} plots to {directory}")
 
 
-def entry_point() -> NoReturn:
-    """The console script: :func:`main` on ``sys.argv``, then exit with its status."""
-    exit_process(main())
-
+entry_point = console_entry(main)
 
 if __name__ == "__main__":
     entry_point()
