@@ -182,7 +182,7 @@ def test_info_nce_and_snico_match_the_reference(case: str) -> None:
         assert float(got["loss_ha"]) == pytest.approx(math.log(7), rel=1e-12)
     q, k, neg = emb[:, 0], emb[:, 1], emb[:, 2:8]
     one = [ref.info_nce(list(q[n]), list(k[n]), [list(v) for v in neg[n]]) for n in range(b)]
-    assert float(info_nce(q, k, neg, 0.07)) == pytest.approx(sum(one) / b, rel=1e-10)
+    assert float(info_nce(q, k, neg, 0.07)) == pytest.approx(float(sum(one)) / b, rel=1e-10)
 
 
 def test_invalid_negatives_are_left_out() -> None:
